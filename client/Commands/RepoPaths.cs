@@ -1,0 +1,18 @@
+namespace GidCluster.Client.Commands;
+
+/// <summary>Where the checkout is: <c>$GID_HOME</c> (set by ./gid), else the nearest ancestor holding GidCluster.sln.</summary>
+public static class RepoPaths
+{
+    public static string Root()
+    {
+        var home = Environment.GetEnvironmentVariable("GID_HOME");
+        if (!string.IsNullOrEmpty(home))
+            return Path.GetFullPath(home);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "GidCluster.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException("cannot find the GidCluster checkout (no GidCluster.sln above the program, and GID_HOME is not set)");
+    }
+}

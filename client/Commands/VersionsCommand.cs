@@ -1,0 +1,32 @@
+using System.CommandLine;
+using GidCluster.Dataprep.OpenCv;
+using GidCluster.Torch;
+
+namespace GidCluster.Client.Commands;
+
+/// <summary><c>gid versions</c>: which engines the native shims loaded.</summary>
+public static class VersionsCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("versions", "Show the engines behind the native shims (libtorch, OpenCV) and .NET.");
+        command.SetAction(_ =>
+        {
+            foreach (var (name, version) in Engines.Describe())
+                Console.WriteLine($"{name,-10} {version}");
+            return 0;
+        });
+        return command;
+    }
+}
+
+/// <summary>Engine versions as the loaded shims report them.</summary>
+public static class Engines
+{
+    public static IReadOnlyList<(string Name, string Version)> Describe() =>
+    [
+        ("libtorch", torch.__version__ + (torch.cuda_compiled ? " (CUDA)" : " (CPU)")),
+        ("OpenCV", Cv2.GetVersionString()),
+        (".NET", Environment.Version.ToString()),
+    ];
+}
