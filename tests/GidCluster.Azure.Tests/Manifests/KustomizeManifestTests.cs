@@ -79,8 +79,13 @@ public sealed class KustomizeManifestTests
             File.SetUnixFileMode(gid, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Dictionary<string, string?> Env(string? failRank) => new()
         {
-            ["PATH"] = $"{dir.Path}:/usr/bin:/bin", ["NODE_RANK"] = "1", ["NPROC_PER_NODE"] = "8", ["WORLD_SIZE"] = "16",
-            ["MASTER_ADDR"] = "gid-train-0.gid-train", ["MASTER_PORT"] = "29500", ["FAIL_RANK"] = failRank,
+            ["PATH"] = $"{dir.Path}:/usr/bin:/bin",
+            ["NODE_RANK"] = "1",
+            ["NPROC_PER_NODE"] = "8",
+            ["WORLD_SIZE"] = "16",
+            ["MASTER_ADDR"] = "gid-train-0.gid-train",
+            ["MASTER_PORT"] = "29500",
+            ["FAIL_RANK"] = failRank,
         };
 
         var ok = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train", "--run", "stage1"], TimeSpan.FromSeconds(30), environment: Env(null));
