@@ -61,4 +61,28 @@ public sealed class AzureConnectionStringTests
             Assert.Contains("container name", e.Message);
         }
     }
+    [Theory]
+    [InlineData("azure://data", "AZURE_STORAGE_CONNECTION_STRING", "data")]
+    [InlineData("azure://gid-data/?connection-env=GID_AZURE", "GID_AZURE", "gid-data")]
+    public void Blob_uris_name_the_container_and_the_variable_holding_the_connection_string(string uri, string variable, string container)
+    {
+        string? asked = null;
+        using var store = AzureBlobStore.FromUri(uri, name => { asked = name; return $"AccountName=acct;AccountKey={Key}"; });
+        Assert.Equal(variable, asked);
+        Assert.Equal(container, store.Container);
+        Assert.Contains("acct", store.Describe());
+    }
+
+    [Theory]
+    [InlineData("file:/tmp/x", "not an Azure blob URI")]
+    [InlineData("azure://data/sub", "nothing after the container")]
+    [InlineData("azure://data?key=" + Key, "the only query parameter is connection-env")]
+    [InlineData("azure://data?connection-env=UNSET_VARIABLE", "UNSET_VARIABLE is not set")]
+    [InlineData("azure://Data", "container name 'Data' is invalid")]
+    public void Bad_blob_uris_say_what_is_wrong_without_echoing_secrets(string uri, string expected)
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => AzureBlobStore.FromUri(uri, name => name == "UNSET_VARIABLE" ? null : $"AccountName=acct;AccountKey={Key}"));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain(Key, e.Message);
+    }
 }

@@ -21,6 +21,7 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
     public const string ApiVersion = "2023-11-03";
 
     private const string ShaMetadata = "sha256";
+    private const int MaxBlocks = 50_000; // the service's limit of committed blocks per blob
     private static readonly HashSet<HttpStatusCode> Transient =
     [
         HttpStatusCode.RequestTimeout, HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError,
@@ -52,6 +53,44 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
     /// <summary>Opens <paramref name="container"/> in the account named by an Azure connection string (see <see cref="AzureConnectionString"/>).</summary>
     public static AzureBlobStore FromConnectionString(string connectionString, string container, AzureBlobStoreOptions? options = null) =>
         new(AzureConnectionString.Parse(connectionString), container, options);
+
+    /// <summary>The blob-store URI forms this store answers to (for <c>--help</c> texts).</summary>
+    public const string UriHelp =
+        "azure://CONTAINER (connection string from $AZURE_STORAGE_CONNECTION_STRING) or azure://CONTAINER?connection-env=VAR";
+
+    /// <summary>The environment variable read when the URI names none (the name Azure's own tools use).</summary>
+    public const string DefaultConnectionVariable = "AZURE_STORAGE_CONNECTION_STRING";
+
+    /// <summary>
+    /// Opens a store from <c>azure://CONTAINER[?connection-env=VAR]</c>. The connection string (with
+    /// its key) is read from an environment variable, so that the URI itself, which ends up in
+    /// logs and command lines, never carries a secret.
+    /// </summary>
+    public static AzureBlobStore FromUri(string uri, Func<string, string?>? environment = null, AzureBlobStoreOptions? options = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        const string scheme = "azure://";
+        if (uri is null || !uri.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"not an Azure blob URI; expected {UriHelp}", nameof(uri));
+        var rest = uri[scheme.Length..];
+        var q = rest.IndexOf('?');
+        var container = (q < 0 ? rest : rest[..q]).TrimEnd('/');
+        if (container.Contains('/') || container.Contains(';') || container.Contains('='))
+            throw new ArgumentException($"Azure blob URI must be azure://CONTAINER with nothing after the container; expected {UriHelp}", nameof(uri));
+        var variable = DefaultConnectionVariable;
+        foreach (var pair in (q < 0 ? "" : rest[(q + 1)..]).Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var name = eq < 0 ? pair : pair[..eq];
+            if (name != "connection-env" || eq < 0 || eq == pair.Length - 1)
+                throw new ArgumentException($"Azure blob URI: the only query parameter is connection-env=VARIABLE; expected {UriHelp}", nameof(uri));
+            variable = pair[(eq + 1)..];
+        }
+        var connection = environment(variable);
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new ArgumentException($"Azure blob URI for container '{container}': environment variable {variable} is not set (it must hold the storage connection string)", nameof(uri));
+        return FromConnectionString(connection, container, options);
+    }
 
     public string Container { get; }
 
@@ -99,6 +138,8 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         var blockIds = new List<string>();
         while (n > 0)
         {
+            if (blockIds.Count == MaxBlocks)
+                throw new ArgumentException($"'{path}' is larger than the service's {MaxBlocks} blocks of {_options.BlockSize} bytes: raise BlockSize", nameof(content));
             // Every block id of a blob must have the same length; the upload id keeps ours apart from another writer's.
             var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{upload}-{blockIds.Count:D8}"));
             var body = buffer.AsMemory(0, n);
