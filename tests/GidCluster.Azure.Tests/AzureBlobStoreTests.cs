@@ -92,6 +92,26 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         Assert.Equal(MD5.HashData(data), head.Content.Headers.ContentMD5);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task Blocks_go_up_several_at_once_but_never_more_than_asked(int concurrency)
+    {
+        var container = AzureBlobStoreContractTests.NewContainer();
+        await using var proxy = await LoopbackProxy.StartAsync(azurite.Endpoint);
+        using var store = Store(container, FastRetries with { BlockSize = 64 * 1024, UploadConcurrency = concurrency }, new Uri(proxy.Address, AzuriteServer.Account));
+        await store.GetInfoAsync("warm-up"); // the container and connection, before timing overlaps
+        proxy.Delay = TimeSpan.FromMilliseconds(60);
+        var data = RandomBytes(12 * 64 * 1024 + 5, 19);
+        var info = await store.PutAsync("c.bin", new MemoryStream(data));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(data)), info.Sha256);
+        Assert.Equal(data, await ReadAll(store, "c.bin"));
+        if (concurrency == 1)
+            Assert.Equal(1, proxy.MaxInFlight);
+        else
+            Assert.InRange(proxy.MaxInFlight, 2, concurrency);
+    }
+
     [Fact]
     public async Task Listing_follows_continuation_markers_across_pages()
     {
@@ -152,12 +172,14 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
     {
         var container = AzureBlobStoreContractTests.NewContainer();
         using var store = Store(container, FastRetries with { BlockSize = 256 * 1024 });
+        // One block at a time here, so that some blocks are surely staged when the upload dies.
+        using var sequential = Store(container, FastRetries with { BlockSize = 256 * 1024, UploadConcurrency = 1 });
 
         // Never written before: nothing appears.
         using (var cancel = new CancellationTokenSource())
         {
             var source = new CancelAfterStream(RandomBytes(3_000_000, 15), 1_000_000, cancel);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.PutAsync("new.bin", source, cancel.Token));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sequential.PutAsync("new.bin", source, cancel.Token));
         }
         Assert.Null(await store.GetInfoAsync("new.bin"));
         await Assert.ThrowsAsync<BlobNotFoundException>(() => store.OpenReadAsync("new.bin"));

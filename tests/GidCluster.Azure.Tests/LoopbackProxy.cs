@@ -20,6 +20,8 @@ public sealed class LoopbackProxy : IAsyncDisposable
     private int _fail503;
     private int _drop;
     private int _requests;
+    private int _inFlight;
+    private int _maxInFlight;
 
     private LoopbackProxy(Uri target)
     {
@@ -55,6 +57,12 @@ public sealed class LoopbackProxy : IAsyncDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Each forwarded request waits this long first, so that overlapping requests can be observed.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>The most requests that were being forwarded at the same time.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
     private async Task HandleAsync(HttpContext context)
     {
         Interlocked.Increment(ref _requests);
@@ -71,6 +79,23 @@ public sealed class LoopbackProxy : IAsyncDisposable
             return;
         }
 
+        var now = Interlocked.Increment(ref _inFlight);
+        try
+        {
+            int seen;
+            while (now > (seen = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, seen) != seen) { }
+            if (Delay > TimeSpan.Zero)
+                await Task.Delay(Delay);
+            await ForwardAsync(context, raw);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context, string raw)
+    {
         using var forward = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(_target, raw));
         var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body);

@@ -133,27 +133,46 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
             return new BlobInfo(path, total, LastModified(response), shaHex);
         }
 
-        // Large: stage blocks; nothing is visible until the block list is committed.
+        // Large: stage blocks, several in flight; nothing is visible until the block list is committed.
+        // Reading and hashing stay in order here; only the uploads overlap.
         var upload = Guid.NewGuid().ToString("N");
         var blockIds = new List<string>();
-        while (n > 0)
+        var free = new Stack<byte[]>();
+        var pending = new List<(Task Upload, byte[] Buffer)>();
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        try
         {
-            if (blockIds.Count == MaxBlocks)
-                throw new ArgumentException($"'{path}' is larger than the service's {MaxBlocks} blocks of {_options.BlockSize} bytes: raise BlockSize", nameof(content));
-            // Every block id of a blob must have the same length; the upload id keeps ours apart from another writer's.
-            var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{upload}-{blockIds.Count:D8}"));
-            var body = buffer.AsMemory(0, n);
-            var md5 = MD5.HashData(body.Span);
-            using (var response = await SendAsync($"put block {blockIds.Count} of {path}", () =>
-                new HttpRequestMessage(HttpMethod.Put, BlobUri(path, $"comp=block&blockid={Uri.EscapeDataString(blockId)}")) { Content = Body(body, md5) }, cancel))
+            while (n > 0)
             {
-                await EnsureSuccessAsync(response, $"put block {blockIds.Count} of {path}");
+                if (blockIds.Count == MaxBlocks)
+                    throw new ArgumentException($"'{path}' is larger than the service's {MaxBlocks} blocks of {_options.BlockSize} bytes: raise BlockSize", nameof(content));
+                // Every block id of a blob must have the same length; the upload id keeps ours apart from another writer's.
+                var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{upload}-{blockIds.Count:D8}"));
+                pending.Add((StageBlockAsync(path, blockIds.Count, blockId, buffer.AsMemory(0, n), abort.Token), buffer));
+                blockIds.Add(blockId);
+                if (pending.Count >= _options.UploadConcurrency)
+                {
+                    var done = await Task.WhenAny(pending.Select(p => p.Upload));
+                    var slot = pending.First(p => p.Upload == done);
+                    pending.Remove(slot);
+                    await done; // rethrows its failure
+                    free.Push(slot.Buffer);
+                }
+                buffer = free.Count > 0 ? free.Pop() : new byte[_options.BlockSize];
+                n = await ReadFullAsync(content, buffer, cancel);
+                total += n;
+                sha.AppendData(buffer, 0, n);
+                wholeMd5.AppendData(buffer, 0, n);
             }
-            blockIds.Add(blockId);
-            n = await ReadFullAsync(content, buffer, cancel);
-            total += n;
-            sha.AppendData(buffer, 0, n);
-            wholeMd5.AppendData(buffer, 0, n);
+            await Task.WhenAll(pending.Select(p => p.Upload));
+        }
+        catch
+        {
+            // Stop the other blocks and wait for them, so that no request outlives the call; the first failure wins.
+            await abort.CancelAsync();
+            try { await Task.WhenAll(pending.Select(p => p.Upload)); }
+            catch (Exception) { } // their failures (mostly the cancellation just asked for) are secondary
+            throw;
         }
 
         var sha256 = Convert.ToHexStringLower(sha.GetHashAndReset());
@@ -172,6 +191,14 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         }, cancel);
         await EnsureSuccessAsync(commit, $"commit {path}");
         return new BlobInfo(path, total, LastModified(commit), sha256);
+    }
+
+    private async Task StageBlockAsync(string path, int index, string blockId, ReadOnlyMemory<byte> body, CancellationToken cancel)
+    {
+        var md5 = MD5.HashData(body.Span);
+        using var response = await SendAsync($"put block {index} of {path}", () =>
+            new HttpRequestMessage(HttpMethod.Put, BlobUri(path, $"comp=block&blockid={Uri.EscapeDataString(blockId)}")) { Content = Body(body, md5) }, cancel);
+        await EnsureSuccessAsync(response, $"put block {index} of {path}");
     }
 
     public async Task<bool> DeleteAsync(string path, CancellationToken cancel = default)

@@ -6,6 +6,9 @@ public sealed record AzureBlobStoreOptions
     /// <summary>Objects up to this size go up in one Put Blob; larger ones in blocks of this size (Put Block + Put Block List).</summary>
     public int BlockSize { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Blocks of one object uploaded at once; memory held is about this many blocks.</summary>
+    public int UploadConcurrency { get; init; } = 4;
+
     /// <summary>Objects are read back in ranges of this size, each checked against the service's Content-MD5 (at most 4 MiB, the service's limit for range MD5).</summary>
     public int ReadChunkSize { get; init; } = 4 * 1024 * 1024;
 
@@ -31,6 +34,8 @@ public sealed record AzureBlobStoreOptions
         // The service accepts blocks up to 4000 MiB, but a block is held in memory here.
         if (BlockSize is < 1024 or > 256 * 1024 * 1024)
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "block size must be between 1 KiB and 256 MiB");
+        if (UploadConcurrency is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(UploadConcurrency), UploadConcurrency, "upload concurrency must be between 1 and 64");
         if (ReadChunkSize is < 1 or > 4 * 1024 * 1024)
             throw new ArgumentOutOfRangeException(nameof(ReadChunkSize), ReadChunkSize, "read chunk size must be between 1 byte and 4 MiB");
         if (ListPageSize is < 1 or > 5000)
