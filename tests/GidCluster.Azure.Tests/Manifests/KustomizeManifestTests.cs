@@ -1,0 +1,107 @@
+using GidCluster.TestSupport;
+using Xunit;
+
+namespace GidCluster.Azure.Tests.Manifests;
+
+/// <summary>
+/// Renders the example overlays with the real <c>kubectl kustomize</c> and validates the objects
+/// offline; then proves the validation can fail by breaking copies of the manifests one way at a time.
+/// </summary>
+public sealed class KustomizeManifestTests
+{
+    private static string K8s => Path.Combine(Paths.Repo, "k8s");
+
+    [Fact]
+    public void The_gpu_16_overlay_renders_2_pods_of_8_GPUs_and_passes_the_offline_checks()
+    {
+        var report = ManifestValidator.Validate(Kustomize.Render(Path.Combine(K8s, "overlays", "gpu-16")), "gid");
+        Assert.Empty(report.Problems);
+        Assert.Equal((2, 8, 16), (report.Pods, report.GpusPerPod, report.WorldSize));
+    }
+
+    [Fact]
+    public void The_external_postgres_overlay_renders_without_the_in_cluster_database_and_passes()
+    {
+        var objects = Kustomize.Render(Path.Combine(K8s, "overlays", "external-postgres"));
+        var report = ManifestValidator.Validate(objects, "gid");
+        Assert.Empty(report.Problems);
+        Assert.DoesNotContain(objects, o => (string?)o!["kind"] == "StatefulSet");
+        Assert.Equal((1, 1, 1), (report.Pods, report.GpusPerPod, report.WorldSize));
+    }
+
+    public static TheoryData<string, string, string, string> Breakages => new()
+    {
+        // file under k8s/, text to replace, replacement, expected problem (substring)
+        { "overlays/gpu-16/training.yaml", "value: \"16\"", "value: \"12\"", "WORLD_SIZE (12) must be parallelism (2) × NPROC_PER_NODE (8)" },
+        { "overlays/gpu-16/training.yaml", "nvidia.com/gpu: \"8\"\n            limits", "nvidia.com/gpu: \"4\"\n            limits", "nvidia.com/gpu request (4) and limit (8)" },
+        { "overlays/gpu-16/training.yaml", "  parallelism: 2", "  parallelism: 3", "parallelism (3) and completions (2)" },
+        { "base/training.yaml", "value: gid-train-0.gid-train", "value: gid-train-1.gid-train", "MASTER_ADDR 'gid-train-1.gid-train'" },
+        { "base/training.yaml", "  clusterIP: None\n", "", "must be headless" },
+        { "base/coordinator.yaml", "          readinessProbe:\n            httpGet:\n              path: /healthz\n              port: http\n            periodSeconds: 5\n", "", "container 'silo': no readinessProbe" },
+        { "base/worker.yaml", "path: /healthz\n              port: http\n            periodSeconds: 10", "path: /healthz\n              port: admin\n            periodSeconds: 10", "uses port 'admin'" },
+        { "base/coordinator.yaml", "name: gid-token", "name: gid-tokens", "refers to Secret 'gid-tokens'" },
+        { "base/worker.yaml", "key: connection-string", "key: connectionstring", "key 'connectionstring' of Secret 'gid-storage'" },
+        { "base/worker.yaml", "image: ghcr.io/gidcluster/silo", "image: nginx", "image 'nginx'" },
+        { "overlays/gpu-16/kustomization.yaml", "    newTag: \"0.1.0\"\n", "    newTag: latest\n", "pinned tag" },
+        { "base/worker.yaml", "\"--role\", \"worker\"", "\"--role\", \"helper\"", "--role is 'helper'" },
+        { "base/coordinator.yaml", "              cpu: 500m\n", "", "resources.requests needs cpu and memory" },
+        { "base/secrets.yaml", "AccountKey=REPLACE-ME-base64-account-key", "AccountKey=" + Convert.ToBase64String(new byte[64]), "looks like a real account key" },
+        { "base/coordinator.yaml", "  blob: azure://gid-data", "  blobs: azure://gid-data", "key 'blob' of ConfigMap 'gid-config'" },
+        { "base/training.yaml", "    app.kubernetes.io/name: gid-train\n  ports:", "    app.kubernetes.io/name: gid-trainer\n  ports:", "does not select the training pods" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Breakages))]
+    public void A_broken_copy_of_the_manifests_is_caught(string file, string find, string replace, string expected)
+    {
+        using var copy = Paths.NewTempDir("gid-k8s");
+        CopyTree(K8s, copy.Path);
+        var target = Path.Combine(copy.Path, file);
+        var text = File.ReadAllText(target);
+        Assert.Contains(find, text); // the breakage must apply, or this test proves nothing
+        File.WriteAllText(target, text.Replace(find, replace));
+
+        var report = ManifestValidator.Validate(Kustomize.Render(Path.Combine(copy.Path, "overlays", "gpu-16")), "gid");
+        Assert.Contains(report.Problems, p => p.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_launcher_gives_every_process_its_rank_and_fails_when_a_rank_fails()
+    {
+        var objects = Kustomize.Render(Path.Combine(K8s, "overlays", "gpu-16"));
+        var script = (string)objects.Single(o => (string?)o!["metadata"]!["name"] == "gid-train-launch")!["data"]!["launch.sh"]!;
+        using var dir = Paths.NewTempDir("gid-launch");
+        File.WriteAllText(Path.Combine(dir.Path, "launch.sh"), script);
+        // The launcher runs `gid ARGS`; this `gid` reports the environment it was given, and fails for one rank when asked.
+        var gid = Path.Combine(dir.Path, "gid");
+        File.WriteAllText(gid, "#!/bin/sh\necho \"$RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $*\"\n[ \"${FAIL_RANK:-}\" != \"$RANK\" ]\n");
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(gid, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Dictionary<string, string?> Env(string? failRank) => new()
+        {
+            ["PATH"] = $"{dir.Path}:/usr/bin:/bin",
+            ["NODE_RANK"] = "1",
+            ["NPROC_PER_NODE"] = "8",
+            ["WORLD_SIZE"] = "16",
+            ["MASTER_ADDR"] = "gid-train-0.gid-train",
+            ["MASTER_PORT"] = "29500",
+            ["FAIL_RANK"] = failRank,
+        };
+
+        var ok = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train", "--run", "stage1"], TimeSpan.FromSeconds(30), environment: Env(null));
+        Assert.Equal(0, ok.ExitCode);
+        var lines = ok.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"{8 + i} {i} 16 gid-train-0.gid-train train --run stage1").Order(), lines);
+
+        var failed = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train"], TimeSpan.FromSeconds(30), environment: Env("11"));
+        Assert.NotEqual(0, failed.ExitCode);
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+    }
+}
