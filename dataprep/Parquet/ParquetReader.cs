@@ -335,8 +335,42 @@ public sealed class ParquetReader : IDisposable
                     throw new CorruptDataException("dictionary-encoded page but the chunk has no dictionary page");
                 DictionaryEncoding.Decode(data, count, dictionary, values, offset);
                 break;
+            case Encoding.DeltaBinaryPacked when leaf.Type is PhysicalType.Int32 or PhysicalType.Int64:
+            {
+                var longs = new long[count];
+                DeltaBinaryPacked.Decode(data, count, longs);
+                if (values is long[] l)
+                    longs.CopyTo(l, offset);
+                else
+                    for (var i = 0; i < count; i++) ((int[])values)[offset + i] = unchecked((int)longs[i]);
+                break;
+            }
+            case Encoding.DeltaLengthByteArray when leaf.Type == PhysicalType.ByteArray:
+                DeltaLengthByteArray.Decode(data, count, (byte[][])values, offset);
+                break;
+            case Encoding.ByteStreamSplit when leaf.Type is PhysicalType.Float or PhysicalType.Double or PhysicalType.Int32 or PhysicalType.Int64:
+            {
+                var width = leaf.Type is PhysicalType.Float or PhysicalType.Int32 ? 4 : 8;
+                var bytes = new byte[count * width];
+                ByteStreamSplit.Decode(data, count, width, bytes);
+                PlainEncoding.Decode(leaf.Type, bytes, count, values, offset);
+                break;
+            }
+            case Encoding.Rle when leaf.Type == PhysicalType.Boolean:
+            {
+                // Booleans as RLE (v2 pages): 4-byte length, then the hybrid at bit width 1.
+                if (data.Length < 4)
+                    throw new CorruptDataException("RLE boolean length prefix is truncated");
+                var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data);
+                if (length < 0 || length > data.Length - 4)
+                    throw new CorruptDataException($"RLE booleans of {length} bytes exceed the {data.Length - 4} bytes left");
+                var bits = new int[count];
+                RleBitPackedHybrid.Decode(data.Slice(4, length), 1, bits);
+                for (var i = 0; i < count; i++) ((bool[])values)[offset + i] = bits[i] != 0;
+                break;
+            }
             default:
-                throw new CorruptDataException($"value encoding {encoding} is not supported (PLAIN and dictionary only)");
+                throw new CorruptDataException($"value encoding {encoding} is not supported for {leaf.Type} (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT)");
         }
     }
 

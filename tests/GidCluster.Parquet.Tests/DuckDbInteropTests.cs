@@ -81,9 +81,10 @@ public class DuckDbInteropTests
     }
 
     [Theory]
-    [InlineData("snappy")]
-    [InlineData("uncompressed")]
-    public void DuckDB_written_shard_reads_back_in_ours(string compression)
+    [InlineData("snappy", "V1")]
+    [InlineData("uncompressed", "V1")]
+    [InlineData("snappy", "V2")] // V2: DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT, RLE_DICTIONARY
+    public void DuckDB_written_shard_reads_back_in_ours(string compression, string version)
     {
         using var dir = Paths.NewTempDir();
         var samples = SampleFactory.Many(seed: 11, count: 17);
@@ -101,7 +102,7 @@ public class DuckDbInteropTests
               flow_method VARCHAR, quality VARCHAR, split VARCHAR)
             """,
             $"insert into samples values {values}",
-            $"copy (select * from samples) to {DuckDb.Quote(file)} (FORMAT PARQUET, COMPRESSION {compression}, ROW_GROUP_SIZE 5)");
+            $"copy (select * from samples) to {DuckDb.Quote(file)} (FORMAT PARQUET, COMPRESSION {compression}, PARQUET_VERSION {version})");
 
         using var reader = ShardReader.Open(file);
         Assert.Equal(samples.Count, reader.RowCount);
@@ -115,18 +116,21 @@ public class DuckDbInteropTests
         Assert.True(encodings.Any(e => ((string)e!["encodings"]!).Contains("DICTIONARY")), encodings.ToJsonString());
     }
 
-    [Fact]
-    public void DuckDB_nulls_lists_and_every_primitive_type_read_back_in_ours()
+    [Theory]
+    [InlineData("V1")]
+    [InlineData("V2")]
+    public void DuckDB_nulls_lists_and_every_primitive_type_read_back_in_ours(string version)
     {
         using var dir = Paths.NewTempDir();
         var file = Path.Combine(dir.Path, "types.parquet");
+        var encodings = new HashSet<string>();
         DuckDb.Run($"""
             copy (select i::INTEGER as i32, (i * 1000000007)::BIGINT as i64, (i / 7.0)::FLOAT as f32, (i / 3.0)::DOUBLE as f64,
                      (i % 3 = 0) as flag, case when i % 4 = 0 then null else 'text ' || i end as s,
                      case when i % 5 = 0 then null when i % 5 = 1 then []::INTEGER[] else [i, i + 1, i * 2]::INTEGER[] end as list,
                      case when i % 6 = 0 then null else i::INTEGER end as maybe
                   from range(5000) r(i))
-            to {DuckDb.Quote(file)} (FORMAT PARQUET, COMPRESSION snappy, ROW_GROUP_SIZE 2048)
+            to {DuckDb.Quote(file)} (FORMAT PARQUET, COMPRESSION snappy, ROW_GROUP_SIZE 2048, PARQUET_VERSION {version})
             """);
         using var reader = ParquetReader.Open(file);
         Assert.Equal(5000, reader.NumRows);
@@ -159,6 +163,14 @@ public class DuckDbInteropTests
             }
         }
         Assert.Equal(5000, rowIndex);
+        foreach (var e in DuckDb.Run($"select distinct encodings from parquet_metadata({DuckDb.Quote(file)})"))
+            encodings.Add((string)e!["encodings"]!);
+        if (version == "V2")
+        {
+            Assert.Contains(encodings, e => e.Contains("DELTA_BINARY_PACKED"));
+            Assert.Contains(encodings, e => e.Contains("BYTE_STREAM_SPLIT"));
+            Assert.Contains(encodings, e => e.Contains("DELTA_LENGTH_BYTE_ARRAY"));
+        }
     }
 
     [Fact]
