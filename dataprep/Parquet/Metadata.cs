@@ -496,6 +496,11 @@ public sealed class PageHeader
             w.FieldStructBegin(5);
             DataPageHeader.Write(w);
         }
+        if (DataPageHeaderV2 != null)
+        {
+            w.FieldStructBegin(8);
+            DataPageHeaderV2.Write(w);
+        }
         w.EndStruct();
         return w.ToArray();
     }
@@ -600,5 +605,17 @@ public sealed class DataPageHeaderV2
         }
         r.EndStruct();
         return h;
+    }
+
+    internal void Write(CompactWriter w)
+    {
+        w.FieldI32(1, NumValues);
+        w.FieldI32(2, NumNulls);
+        w.FieldI32(3, NumRows);
+        w.FieldI32(4, (int)Encoding);
+        w.FieldI32(5, DefinitionLevelsByteLength);
+        w.FieldI32(6, RepetitionLevelsByteLength);
+        w.FieldBool(7, IsCompressed);
+        w.EndStruct();
     }
 }

@@ -10,6 +10,9 @@ public sealed record ParquetWriterOptions
     /// <summary>Pages are cut at the first row boundary after this many (uncompressed) bytes.</summary>
     public int TargetPageBytes { get; init; } = 1 << 20;
 
+    /// <summary>1: DATA_PAGE (levels inside the compressed body, length-prefixed); 2: DATA_PAGE_V2 (levels first, uncompressed).</summary>
+    public int DataPageVersion { get; init; } = 1;
+
     /// <summary>Key/value pairs stored in the footer (e.g. the sample schema version).</summary>
     public IReadOnlyList<KeyValuePair<string, string?>> KeyValueMetadata { get; init; } = [];
 }
@@ -43,6 +46,8 @@ public sealed class ParquetWriter : IDisposable
         _out = output;
         _ownsStream = ownsStream;
         _options = options ?? new ParquetWriterOptions();
+        if (_options.DataPageVersion is not (1 or 2))
+            throw new ArgumentException($"data page version {_options.DataPageVersion} must be 1 or 2");
         if (_options.Codec is not (CompressionCodec.Uncompressed or CompressionCodec.Snappy))
             throw new NotSupportedException($"codec {_options.Codec} is not supported (UNCOMPRESSED or SNAPPY)");
         _specs = columns;
@@ -156,28 +161,54 @@ public sealed class ParquetWriter : IDisposable
         return new ColumnChunk { FileOffset = chunkStart, MetaData = meta };
     }
 
-    /// <summary>Writes one v1 data page; returns its uncompressed size including the header.</summary>
+    /// <summary>Writes one data page (v1 or v2 per the options); returns its uncompressed size including the header.</summary>
     private long WritePage(LeafColumn leaf, ColumnData data, int levelStart, int levels, int valueStart, int values)
     {
-        using var body = new MemoryStream();
+        var v2 = _options.DataPageVersion == 2;
+        using var levelBytes = new MemoryStream();
+        int repLength = 0, defLength = 0;
         if (data.RepetitionLevels != null)
-            WriteLevels(body, data.RepetitionLevels.AsSpan(levelStart, levels), leaf.MaxRepetitionLevel);
+            repLength = WriteLevels(levelBytes, data.RepetitionLevels.AsSpan(levelStart, levels), leaf.MaxRepetitionLevel, lengthPrefix: !v2);
         if (data.DefinitionLevels != null)
-            WriteLevels(body, data.DefinitionLevels.AsSpan(levelStart, levels), leaf.MaxDefinitionLevel);
-        PlainEncoding.Encode(data.Type, data.Values, valueStart, values, body);
-        var uncompressed = body.ToArray();
-        var compressed = Compression.Compress(_options.Codec, uncompressed);
+            defLength = WriteLevels(levelBytes, data.DefinitionLevels.AsSpan(levelStart, levels), leaf.MaxDefinitionLevel, lengthPrefix: !v2);
+        using var valueBytes = new MemoryStream();
+        PlainEncoding.Encode(data.Type, data.Values, valueStart, values, valueBytes);
+        byte[] uncompressed, compressed;
+        if (v2)
+        {
+            // v2: levels stay uncompressed in front; only the values go through the codec.
+            var levelArray = levelBytes.ToArray();
+            var rawValues = valueBytes.ToArray();
+            uncompressed = [.. levelArray, .. rawValues];
+            compressed = [.. levelArray, .. Compression.Compress(_options.Codec, rawValues)];
+        }
+        else
+        {
+            levelBytes.Write(valueBytes.GetBuffer(), 0, (int)valueBytes.Length);
+            uncompressed = levelBytes.ToArray();
+            compressed = Compression.Compress(_options.Codec, uncompressed);
+        }
         var header = new PageHeader
         {
-            Type = PageType.DataPage,
+            Type = v2 ? PageType.DataPageV2 : PageType.DataPage,
             UncompressedPageSize = uncompressed.Length,
             CompressedPageSize = compressed.Length,
-            DataPageHeader = new DataPageHeader
+            DataPageHeader = v2 ? null : new DataPageHeader
             {
                 NumValues = levels,
                 Encoding = Encoding.Plain,
                 DefinitionLevelEncoding = Encoding.Rle,
                 RepetitionLevelEncoding = Encoding.Rle,
+            },
+            DataPageHeaderV2 = !v2 ? null : new DataPageHeaderV2
+            {
+                NumValues = levels,
+                NumNulls = levels - values,
+                NumRows = data.RepetitionLevels == null ? levels : data.RepetitionLevels.AsSpan(levelStart, levels).Count((byte)0),
+                Encoding = Encoding.Plain,
+                DefinitionLevelsByteLength = defLength,
+                RepetitionLevelsByteLength = repLength,
+                IsCompressed = _options.Codec != CompressionCodec.Uncompressed,
             },
         }.Serialize();
         _out.Write(header);
@@ -186,18 +217,23 @@ public sealed class ParquetWriter : IDisposable
         return header.Length + uncompressed.Length;
     }
 
-    private static void WriteLevels(Stream body, ReadOnlySpan<byte> levels, int maxLevel)
+    /// <summary>RLE-encodes levels into <paramref name="body"/> (v1: after a 4-byte length); returns the encoded length without the prefix.</summary>
+    private static int WriteLevels(Stream body, ReadOnlySpan<byte> levels, int maxLevel, bool lengthPrefix)
     {
         var ints = new int[levels.Length];
         for (var i = 0; i < ints.Length; i++)
             ints[i] = levels[i];
         using var encoded = new MemoryStream();
         RleBitPackedHybrid.Encode(ints, RleBitPackedHybrid.BitWidth(maxLevel), encoded);
-        Span<byte> length = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(length, (int)encoded.Length);
-        body.Write(length);
+        if (lengthPrefix)
+        {
+            Span<byte> length = stackalloc byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(length, (int)encoded.Length);
+            body.Write(length);
+        }
         encoded.Position = 0;
         encoded.CopyTo(body);
+        return (int)encoded.Length;
     }
 
     /// <summary>Null count always; min/max for numbers and short strings (PLAIN bytes, without a length for byte arrays).</summary>

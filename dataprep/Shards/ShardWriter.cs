@@ -14,6 +14,9 @@ public sealed record ShardWriterOptions
 
     public CompressionCodec Codec { get; init; } = CompressionCodec.Snappy;
 
+    /// <summary>1 (DATA_PAGE, the most widely read) or 2 (DATA_PAGE_V2).</summary>
+    public int DataPageVersion { get; init; } = 1;
+
     /// <summary>Shard file names: prefix, then a 5-digit index, then <c>.parquet</c>.</summary>
     public string FilePrefix { get; init; } = "shard-";
 }
@@ -43,6 +46,7 @@ public sealed class ShardWriter : IDisposable
         _parquet = new ParquetWriter(_stream, ShardSchema.Columns, new ParquetWriterOptions
         {
             Codec = _options.Codec,
+            DataPageVersion = _options.DataPageVersion,
             KeyValueMetadata = [new(ShardSchema.VersionKey, ShardSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))],
         });
     }

@@ -17,7 +17,7 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     /// <summary>Allocation allowed per read: the reader's fixed limits plus a multiple of the file size (metadata objects).</summary>
     private static long AllocationBound(long fileSize) => (160L << 20) + 200 * fileSize;
 
-    public static TheoryData<string> Corpus => new() { "ours-snappy", "ours-plain", "duckdb-snappy" };
+    public static TheoryData<string> Corpus => new() { "ours-snappy", "ours-plain", "ours-v2-pages", "duckdb-snappy", "duckdb-v2-encodings" };
 
     [Theory]
     [MemberData(nameof(Corpus))]
@@ -102,8 +102,9 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         var samples = SampleFactory.Many(seed: 3, count: 6, width: 6, height: 4);
         if (corpus.StartsWith("ours", StringComparison.Ordinal))
         {
-            var codec = corpus == "ours-snappy" ? CompressionCodec.Snappy : CompressionCodec.Uncompressed;
-            using var w = new ShardWriter(path, new ShardWriterOptions { Codec = codec, RowGroupBytes = 10_000 });
+            var codec = corpus == "ours-plain" ? CompressionCodec.Uncompressed : CompressionCodec.Snappy;
+            var version = corpus == "ours-v2-pages" ? 2 : 1;
+            using var w = new ShardWriter(path, new ShardWriterOptions { Codec = codec, RowGroupBytes = 10_000, DataPageVersion = version });
             foreach (var s in samples)
                 w.Write(s);
             w.Close();
@@ -116,7 +117,8 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 w.Write(s);
             w.Close();
         }
-        DuckDb.Run($"copy (select * from read_parquet({DuckDb.Quote(source)})) to {DuckDb.Quote(path)} (FORMAT PARQUET, COMPRESSION snappy)");
+        var parquetVersion = corpus == "duckdb-v2-encodings" ? "V2" : "V1";
+        DuckDb.Run($"copy (select * from read_parquet({DuckDb.Quote(source)})) to {DuckDb.Quote(path)} (FORMAT PARQUET, COMPRESSION snappy, PARQUET_VERSION {parquetVersion})");
     }
 
     private sealed record Outcome(bool Ok, Exception? Error, long Allocated);
