@@ -194,58 +194,58 @@ public sealed class ParquetReader : IDisposable
             switch (header.Type)
             {
                 case PageType.DictionaryPage:
-                {
-                    var dh = header.DictionaryPageHeader ?? throw new CorruptDataException("dictionary page without its header");
-                    if (dictionary != null)
-                        throw new CorruptDataException("second dictionary page in one chunk");
-                    if (dh.Encoding is not (Encoding.Plain or Encoding.PlainDictionary))
-                        throw new CorruptDataException($"dictionary page encoding {dh.Encoding} is not supported");
-                    var page = Compression.Decompress(meta.Codec, raw, header.UncompressedPageSize, _options.MaxPageBytes);
-                    if (dh.NumValues < 0 || (long)dh.NumValues > Math.Max(page.Length, 1) * 8L)
-                        throw new CorruptDataException($"dictionary claims {dh.NumValues} values in {page.Length} bytes");
-                    dictionary = NewValues(leaf.Type, dh.NumValues);
-                    PlainEncoding.Decode(leaf.Type, page, dh.NumValues, dictionary, 0);
-                    break;
-                }
+                    {
+                        var dh = header.DictionaryPageHeader ?? throw new CorruptDataException("dictionary page without its header");
+                        if (dictionary != null)
+                            throw new CorruptDataException("second dictionary page in one chunk");
+                        if (dh.Encoding is not (Encoding.Plain or Encoding.PlainDictionary))
+                            throw new CorruptDataException($"dictionary page encoding {dh.Encoding} is not supported");
+                        var page = Compression.Decompress(meta.Codec, raw, header.UncompressedPageSize, _options.MaxPageBytes);
+                        if (dh.NumValues < 0 || (long)dh.NumValues > Math.Max(page.Length, 1) * 8L)
+                            throw new CorruptDataException($"dictionary claims {dh.NumValues} values in {page.Length} bytes");
+                        dictionary = NewValues(leaf.Type, dh.NumValues);
+                        PlainEncoding.Decode(leaf.Type, page, dh.NumValues, dictionary, 0);
+                        break;
+                    }
                 case PageType.DataPage:
-                {
-                    var dh = header.DataPageHeader ?? throw new CorruptDataException("data page without its header");
-                    var n = CheckPageValues(dh.NumValues, count - levelsRead);
-                    var page = Compression.Decompress(meta.Codec, raw, header.UncompressedPageSize, _options.MaxPageBytes);
-                    var offset = 0;
-                    if (reps != null)
-                        offset += ReadLevelsV1(page, offset, dh.RepetitionLevelEncoding, leaf.MaxRepetitionLevel, reps.AsSpan(levelsRead, n));
-                    if (defs != null)
-                        offset += ReadLevelsV1(page, offset, dh.DefinitionLevelEncoding, leaf.MaxDefinitionLevel, defs.AsSpan(levelsRead, n));
-                    var present = CountPresent(defs, levelsRead, n, leaf.MaxDefinitionLevel);
-                    DecodeValues(leaf, dh.Encoding, page.AsSpan(offset), present, dictionary, values, valuesRead);
-                    levelsRead += n;
-                    valuesRead += present;
-                    break;
-                }
+                    {
+                        var dh = header.DataPageHeader ?? throw new CorruptDataException("data page without its header");
+                        var n = CheckPageValues(dh.NumValues, count - levelsRead);
+                        var page = Compression.Decompress(meta.Codec, raw, header.UncompressedPageSize, _options.MaxPageBytes);
+                        var offset = 0;
+                        if (reps != null)
+                            offset += ReadLevelsV1(page, offset, dh.RepetitionLevelEncoding, leaf.MaxRepetitionLevel, reps.AsSpan(levelsRead, n));
+                        if (defs != null)
+                            offset += ReadLevelsV1(page, offset, dh.DefinitionLevelEncoding, leaf.MaxDefinitionLevel, defs.AsSpan(levelsRead, n));
+                        var present = CountPresent(defs, levelsRead, n, leaf.MaxDefinitionLevel);
+                        DecodeValues(leaf, dh.Encoding, page.AsSpan(offset), present, dictionary, values, valuesRead);
+                        levelsRead += n;
+                        valuesRead += present;
+                        break;
+                    }
                 case PageType.DataPageV2:
-                {
-                    var dh = header.DataPageHeaderV2 ?? throw new CorruptDataException("data page v2 without its header");
-                    var n = CheckPageValues(dh.NumValues, count - levelsRead);
-                    var levelBytes = (long)dh.RepetitionLevelsByteLength + dh.DefinitionLevelsByteLength;
-                    if (dh.RepetitionLevelsByteLength < 0 || dh.DefinitionLevelsByteLength < 0 || levelBytes > raw.Length)
-                        throw new CorruptDataException($"v2 level lengths {dh.RepetitionLevelsByteLength}+{dh.DefinitionLevelsByteLength} exceed the {raw.Length}-byte page");
-                    if (reps != null)
-                        DecodeLevels(raw.AsSpan(0, dh.RepetitionLevelsByteLength), leaf.MaxRepetitionLevel, reps.AsSpan(levelsRead, n));
-                    if (defs != null)
-                        DecodeLevels(raw.AsSpan(dh.RepetitionLevelsByteLength, dh.DefinitionLevelsByteLength), leaf.MaxDefinitionLevel, defs.AsSpan(levelsRead, n));
-                    var body = raw[(int)levelBytes..];
-                    var uncompressedBody = header.UncompressedPageSize - levelBytes;
-                    if (uncompressedBody < 0)
-                        throw new CorruptDataException($"v2 page uncompressed size {header.UncompressedPageSize} is smaller than its levels");
-                    if (dh.IsCompressed && meta.Codec != CompressionCodec.Uncompressed)
-                        body = Compression.Decompress(meta.Codec, body, (int)uncompressedBody, _options.MaxPageBytes);
-                    var present = CountPresent(defs, levelsRead, n, leaf.MaxDefinitionLevel);
-                    DecodeValues(leaf, dh.Encoding, body, present, dictionary, values, valuesRead);
-                    levelsRead += n;
-                    valuesRead += present;
-                    break;
-                }
+                    {
+                        var dh = header.DataPageHeaderV2 ?? throw new CorruptDataException("data page v2 without its header");
+                        var n = CheckPageValues(dh.NumValues, count - levelsRead);
+                        var levelBytes = (long)dh.RepetitionLevelsByteLength + dh.DefinitionLevelsByteLength;
+                        if (dh.RepetitionLevelsByteLength < 0 || dh.DefinitionLevelsByteLength < 0 || levelBytes > raw.Length)
+                            throw new CorruptDataException($"v2 level lengths {dh.RepetitionLevelsByteLength}+{dh.DefinitionLevelsByteLength} exceed the {raw.Length}-byte page");
+                        if (reps != null)
+                            DecodeLevels(raw.AsSpan(0, dh.RepetitionLevelsByteLength), leaf.MaxRepetitionLevel, reps.AsSpan(levelsRead, n));
+                        if (defs != null)
+                            DecodeLevels(raw.AsSpan(dh.RepetitionLevelsByteLength, dh.DefinitionLevelsByteLength), leaf.MaxDefinitionLevel, defs.AsSpan(levelsRead, n));
+                        var body = raw[(int)levelBytes..];
+                        var uncompressedBody = header.UncompressedPageSize - levelBytes;
+                        if (uncompressedBody < 0)
+                            throw new CorruptDataException($"v2 page uncompressed size {header.UncompressedPageSize} is smaller than its levels");
+                        if (dh.IsCompressed && meta.Codec != CompressionCodec.Uncompressed)
+                            body = Compression.Decompress(meta.Codec, body, (int)uncompressedBody, _options.MaxPageBytes);
+                        var present = CountPresent(defs, levelsRead, n, leaf.MaxDefinitionLevel);
+                        DecodeValues(leaf, dh.Encoding, body, present, dictionary, values, valuesRead);
+                        levelsRead += n;
+                        valuesRead += present;
+                        break;
+                    }
                 default:
                     break; // index pages carry nothing we need
             }
@@ -336,39 +336,39 @@ public sealed class ParquetReader : IDisposable
                 DictionaryEncoding.Decode(data, count, dictionary, values, offset);
                 break;
             case Encoding.DeltaBinaryPacked when leaf.Type is PhysicalType.Int32 or PhysicalType.Int64:
-            {
-                var longs = new long[count];
-                DeltaBinaryPacked.Decode(data, count, longs);
-                if (values is long[] l)
-                    longs.CopyTo(l, offset);
-                else
-                    for (var i = 0; i < count; i++) ((int[])values)[offset + i] = unchecked((int)longs[i]);
-                break;
-            }
+                {
+                    var longs = new long[count];
+                    DeltaBinaryPacked.Decode(data, count, longs);
+                    if (values is long[] l)
+                        longs.CopyTo(l, offset);
+                    else
+                        for (var i = 0; i < count; i++) ((int[])values)[offset + i] = unchecked((int)longs[i]);
+                    break;
+                }
             case Encoding.DeltaLengthByteArray when leaf.Type == PhysicalType.ByteArray:
                 DeltaLengthByteArray.Decode(data, count, (byte[][])values, offset);
                 break;
             case Encoding.ByteStreamSplit when leaf.Type is PhysicalType.Float or PhysicalType.Double or PhysicalType.Int32 or PhysicalType.Int64:
-            {
-                var width = leaf.Type is PhysicalType.Float or PhysicalType.Int32 ? 4 : 8;
-                var bytes = new byte[count * width];
-                ByteStreamSplit.Decode(data, count, width, bytes);
-                PlainEncoding.Decode(leaf.Type, bytes, count, values, offset);
-                break;
-            }
+                {
+                    var width = leaf.Type is PhysicalType.Float or PhysicalType.Int32 ? 4 : 8;
+                    var bytes = new byte[count * width];
+                    ByteStreamSplit.Decode(data, count, width, bytes);
+                    PlainEncoding.Decode(leaf.Type, bytes, count, values, offset);
+                    break;
+                }
             case Encoding.Rle when leaf.Type == PhysicalType.Boolean:
-            {
-                // Booleans as RLE (v2 pages): 4-byte length, then the hybrid at bit width 1.
-                if (data.Length < 4)
-                    throw new CorruptDataException("RLE boolean length prefix is truncated");
-                var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data);
-                if (length < 0 || length > data.Length - 4)
-                    throw new CorruptDataException($"RLE booleans of {length} bytes exceed the {data.Length - 4} bytes left");
-                var bits = new int[count];
-                RleBitPackedHybrid.Decode(data.Slice(4, length), 1, bits);
-                for (var i = 0; i < count; i++) ((bool[])values)[offset + i] = bits[i] != 0;
-                break;
-            }
+                {
+                    // Booleans as RLE (v2 pages): 4-byte length, then the hybrid at bit width 1.
+                    if (data.Length < 4)
+                        throw new CorruptDataException("RLE boolean length prefix is truncated");
+                    var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data);
+                    if (length < 0 || length > data.Length - 4)
+                        throw new CorruptDataException($"RLE booleans of {length} bytes exceed the {data.Length - 4} bytes left");
+                    var bits = new int[count];
+                    RleBitPackedHybrid.Decode(data.Slice(4, length), 1, bits);
+                    for (var i = 0; i < count; i++) ((bool[])values)[offset + i] = bits[i] != 0;
+                    break;
+                }
             default:
                 throw new CorruptDataException($"value encoding {encoding} is not supported for {leaf.Type} (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT)");
         }

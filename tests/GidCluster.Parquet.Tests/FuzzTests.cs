@@ -169,38 +169,38 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                     data[InFooter()] ^= (byte)rng.Next(1, 256);
                 return ("flip-footer", data);
             case 3:
-            {
-                // A bad offset: overwrite a few footer bytes with a large varint, as if an offset or size field went wrong.
-                var at = InFooter();
-                var big = new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
-                for (var k = 0; k < big.Length && at + k < footerStart + footerLength; k++)
-                    data[at + k] = big[k];
-                return ("huge-varint-footer", data);
-            }
+                {
+                    // A bad offset: overwrite a few footer bytes with a large varint, as if an offset or size field went wrong.
+                    var at = InFooter();
+                    var big = new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
+                    for (var k = 0; k < big.Length && at + k < footerStart + footerLength; k++)
+                        data[at + k] = big[k];
+                    return ("huge-varint-footer", data);
+                }
             case 4:
-            {
-                var length = rng.Next(3) switch { 0 => int.MaxValue, 1 => -1, _ => rng.Next(data.Length, data.Length * 2) };
-                BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(data.Length - 8), length);
-                return ("footer-length", data);
-            }
+                {
+                    var length = rng.Next(3) switch { 0 => int.MaxValue, 1 => -1, _ => rng.Next(data.Length, data.Length * 2) };
+                    BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(data.Length - 8), length);
+                    return ("footer-length", data);
+                }
             case 5:
-            {
-                // A page header (sizes, value counts) or the first value length: stamp huge numbers just after a chunk start.
-                var at = (int)chunkStarts[rng.Next(chunkStarts.Count)] + rng.Next(24);
-                if (rng.Next(2) == 0)
-                    BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(at), rng.Next(2) == 0 ? int.MaxValue : 0x10000000);
-                else
-                    data.AsSpan(at, 5).Fill(0xFF);
-                return ("huge-length-page", data);
-            }
+                {
+                    // A page header (sizes, value counts) or the first value length: stamp huge numbers just after a chunk start.
+                    var at = (int)chunkStarts[rng.Next(chunkStarts.Count)] + rng.Next(24);
+                    if (rng.Next(2) == 0)
+                        BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(at), rng.Next(2) == 0 ? int.MaxValue : 0x10000000);
+                    else
+                        data.AsSpan(at, 5).Fill(0xFF);
+                    return ("huge-length-page", data);
+                }
             default:
-            {
-                // Zero a run of footer bytes (drops fields, empties lists).
-                var at = InFooter();
-                var n = Math.Min(rng.Next(1, 16), footerStart + footerLength - at);
-                data.AsSpan(at, n).Clear();
-                return ("zero-footer", data);
-            }
+                {
+                    // Zero a run of footer bytes (drops fields, empties lists).
+                    var at = InFooter();
+                    var n = Math.Min(rng.Next(1, 16), footerStart + footerLength - at);
+                    data.AsSpan(at, n).Clear();
+                    return ("zero-footer", data);
+                }
         }
     }
 }

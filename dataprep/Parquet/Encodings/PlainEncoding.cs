@@ -28,32 +28,32 @@ internal static class PlainEncoding
             case PhysicalType.Double:
                 return Fixed<double>(data, count, ((double[])dest).AsSpan(offset, count));
             case PhysicalType.Boolean:
-            {
-                var bytes = (count + 7) / 8;
-                if (data.Length < bytes)
-                    throw new CorruptDataException($"PLAIN BOOLEAN needs {bytes} bytes for {count} values, page has {data.Length}");
-                var bools = (bool[])dest;
-                for (var i = 0; i < count; i++)
-                    bools[offset + i] = (data[i >> 3] >> (i & 7) & 1) != 0;
-                return bytes;
-            }
-            case PhysicalType.ByteArray:
-            {
-                var arrays = (byte[][])dest;
-                var pos = 0;
-                for (var i = 0; i < count; i++)
                 {
-                    if (data.Length - pos < 4)
-                        throw new CorruptDataException($"PLAIN BYTE_ARRAY value {i} of {count}: length is truncated");
-                    var length = BinaryPrimitives.ReadInt32LittleEndian(data[pos..]);
-                    pos += 4;
-                    if (length < 0 || length > data.Length - pos)
-                        throw new CorruptDataException($"PLAIN BYTE_ARRAY value {i} of {count}: length {length} exceeds the {data.Length - pos} bytes left in the page");
-                    arrays[offset + i] = data.Slice(pos, length).ToArray();
-                    pos += length;
+                    var bytes = (count + 7) / 8;
+                    if (data.Length < bytes)
+                        throw new CorruptDataException($"PLAIN BOOLEAN needs {bytes} bytes for {count} values, page has {data.Length}");
+                    var bools = (bool[])dest;
+                    for (var i = 0; i < count; i++)
+                        bools[offset + i] = (data[i >> 3] >> (i & 7) & 1) != 0;
+                    return bytes;
                 }
-                return pos;
-            }
+            case PhysicalType.ByteArray:
+                {
+                    var arrays = (byte[][])dest;
+                    var pos = 0;
+                    for (var i = 0; i < count; i++)
+                    {
+                        if (data.Length - pos < 4)
+                            throw new CorruptDataException($"PLAIN BYTE_ARRAY value {i} of {count}: length is truncated");
+                        var length = BinaryPrimitives.ReadInt32LittleEndian(data[pos..]);
+                        pos += 4;
+                        if (length < 0 || length > data.Length - pos)
+                            throw new CorruptDataException($"PLAIN BYTE_ARRAY value {i} of {count}: length {length} exceeds the {data.Length - pos} bytes left in the page");
+                        arrays[offset + i] = data.Slice(pos, length).ToArray();
+                        pos += length;
+                    }
+                    return pos;
+                }
             default:
                 throw new CorruptDataException($"PLAIN decoding of {type} is not supported");
         }
@@ -87,29 +87,29 @@ internal static class PlainEncoding
                 output.Write(MemoryMarshal.AsBytes(((double[])values).AsSpan(start, count)));
                 return;
             case PhysicalType.Boolean:
-            {
-                var bools = (bool[])values;
-                var packed = new byte[(count + 7) / 8];
-                for (var i = 0; i < count; i++)
                 {
-                    if (bools[start + i])
-                        packed[i >> 3] |= (byte)(1 << (i & 7));
+                    var bools = (bool[])values;
+                    var packed = new byte[(count + 7) / 8];
+                    for (var i = 0; i < count; i++)
+                    {
+                        if (bools[start + i])
+                            packed[i >> 3] |= (byte)(1 << (i & 7));
+                    }
+                    output.Write(packed);
+                    return;
                 }
-                output.Write(packed);
-                return;
-            }
             case PhysicalType.ByteArray:
-            {
-                Span<byte> length = stackalloc byte[4];
-                var arrays = (byte[][])values;
-                for (var i = 0; i < count; i++)
                 {
-                    BinaryPrimitives.WriteInt32LittleEndian(length, arrays[start + i].Length);
-                    output.Write(length);
-                    output.Write(arrays[start + i]);
+                    Span<byte> length = stackalloc byte[4];
+                    var arrays = (byte[][])values;
+                    for (var i = 0; i < count; i++)
+                    {
+                        BinaryPrimitives.WriteInt32LittleEndian(length, arrays[start + i].Length);
+                        output.Write(length);
+                        output.Write(arrays[start + i]);
+                    }
+                    return;
                 }
-                return;
-            }
             default:
                 throw new NotSupportedException($"PLAIN encoding of {type} is not supported by the writer");
         }
