@@ -459,6 +459,9 @@ public sealed class PageHeader
     public PageType Type { get; set; }
     public int UncompressedPageSize { get; set; }
     public int CompressedPageSize { get; set; }
+
+    /// <summary>CRC-32 of the page bytes as stored (after the header); optional.</summary>
+    public int? Crc { get; set; }
     public DataPageHeader? DataPageHeader { get; set; }
     public DictionaryPageHeader? DictionaryPageHeader { get; set; }
     public DataPageHeaderV2? DataPageHeaderV2 { get; set; }
@@ -474,6 +477,7 @@ public sealed class PageHeader
                 case 1 when type == CompactType.I32: h.Type = (PageType)r.ReadI32(); break;
                 case 2 when type == CompactType.I32: h.UncompressedPageSize = r.ReadI32(); break;
                 case 3 when type == CompactType.I32: h.CompressedPageSize = r.ReadI32(); break;
+                case 4 when type == CompactType.I32: h.Crc = r.ReadI32(); break;
                 case 5 when type == CompactType.Struct: h.DataPageHeader = DataPageHeader.Read(r); break;
                 case 7 when type == CompactType.Struct: h.DictionaryPageHeader = DictionaryPageHeader.Read(r); break;
                 case 8 when type == CompactType.Struct: h.DataPageHeaderV2 = DataPageHeaderV2.Read(r); break;
@@ -491,6 +495,7 @@ public sealed class PageHeader
         w.FieldI32(1, (int)Type);
         w.FieldI32(2, UncompressedPageSize);
         w.FieldI32(3, CompressedPageSize);
+        if (Crc is { } crc) w.FieldI32(4, crc);
         if (DataPageHeader != null)
         {
             w.FieldStructBegin(5);

@@ -191,6 +191,8 @@ public sealed class ParquetReader : IDisposable
             var raw = new byte[size];
             ReadAt(pos, raw);
             pos += size;
+            if (header.Crc is { } crc && unchecked((uint)crc) != Crc32.Compute(raw))
+                throw new CorruptDataException($"page checksum mismatch (CRC-32 {Crc32.Compute(raw):x8}, header says {unchecked((uint)crc):x8})");
             switch (header.Type)
             {
                 case PageType.DictionaryPage:

@@ -193,6 +193,7 @@ public sealed class ParquetWriter : IDisposable
             Type = v2 ? PageType.DataPageV2 : PageType.DataPage,
             UncompressedPageSize = uncompressed.Length,
             CompressedPageSize = compressed.Length,
+            Crc = unchecked((int)Crc32.Compute(compressed)),
             DataPageHeader = v2 ? null : new DataPageHeader
             {
                 NumValues = levels,
