@@ -95,7 +95,16 @@ public sealed class ShardWriter : IDisposable
         if (_closed)
             return;
         _closed = true;
-        _stream.Dispose(); // an unclosed shard has no footer: readers reject it
+        // Abandoned before Close (an error upstream): the file has no footer and is in no manifest, so remove it.
+        _stream.Dispose();
+        try
+        {
+            File.Delete(FilePath);
+        }
+        catch (IOException)
+        {
+            // best effort; a footer-less file is rejected by every reader anyway
+        }
     }
 
     /// <summary>Forwards writes to the file and hashes them, so a shard's SHA-256 needs no second read.</summary>

@@ -68,6 +68,24 @@ public class ManifestTests
         Assert.Contains("missing", Assert.Throws<ManifestException>(() => ManifestFile.Verify(path, back)).Message);
     }
 
+    [Fact]
+    public void An_abandoned_shard_is_removed_and_bad_samples_are_refused_by_name()
+    {
+        using var dir = Paths.NewTempDir();
+        var file = Path.Combine(dir.Path, "partial.parquet");
+        var sample = SampleFactory.Many(seed: 2, count: 1)[0];
+        using (var w = new ShardWriter(file))
+        {
+            w.Write(sample);
+            var bad = sample with { Image = new byte[5] };
+            var e = Assert.Throws<ArgumentException>(() => w.Write(bad));
+            Assert.Contains(sample.VideoId, e.Message);
+            Assert.Contains("image", e.Message);
+            Assert.Contains("split", Assert.Throws<ArgumentException>(() => w.Write(sample with { Split = "validation" })).Message);
+        }
+        Assert.False(File.Exists(file));
+    }
+
     [Theory]
     [InlineData("{", "not a valid manifest")]
     [InlineData("""{"schema_version": 99, "created_utc": "2026-01-01T00:00:00Z", "shards": [], "split": {"method": "x", "test_fraction": 0.1, "train_videos": [], "test_videos": []}, "normalization": null, "config": null}""", "schema_version 99")]
