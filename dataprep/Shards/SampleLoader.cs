@@ -1,0 +1,370 @@
+using System.Threading.Channels;
+using GidCluster.Dataprep.Manifest;
+using GidCluster.Dataprep.Samples;
+
+namespace GidCluster.Dataprep.Shards;
+
+/// <summary>How image bytes map to floats.</summary>
+public enum ImageRange
+{
+    /// <summary>v / 255.</summary>
+    ZeroToOne,
+
+    /// <summary>v / 127.5 − 1 (the latent-diffusion convention; default).</summary>
+    MinusOneToOne,
+}
+
+public sealed record LoaderOptions
+{
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary><c>train</c>, <c>test</c>, or null for every sample.</summary>
+    public string? Split { get; init; } = "train";
+
+    /// <summary>This process's rank r in 0..WorldSize−1: it gets a disjoint share of each epoch.</summary>
+    public int Rank { get; init; }
+
+    public int WorldSize { get; init; } = 1;
+
+    /// <summary>Seeds the shuffle and the flips; with the epoch number it fixes the order exactly.</summary>
+    public ulong Seed { get; init; }
+
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>Probability of mirroring a sample horizontally (0 disables augmentation).</summary>
+    public double FlipProbability { get; init; } = 0.5;
+
+    /// <summary>Apply <see cref="SpectralNormalization"/> with the manifest's scales (off: raw coefficients).</summary>
+    public bool Normalize { get; init; } = true;
+
+    public ImageRange ImageRange { get; init; } = ImageRange.MinusOneToOne;
+
+    /// <summary>Batches decoded ahead on the background thread.</summary>
+    public int PrefetchBatches { get; init; } = 2;
+
+    /// <summary>Row groups loaded together and shuffled as one pool (bounds memory: pool + prefetched batches).</summary>
+    public int ShuffleWindowRowGroups { get; init; } = 4;
+
+    /// <summary>Drop the last incomplete batch of an epoch (keeps every rank's batch count equal).</summary>
+    public bool DropLast { get; init; } = true;
+
+    /// <summary>Check every shard's size and SHA-256 against the manifest before loading.</summary>
+    public bool VerifyChecksums { get; init; }
+}
+
+/// <summary>
+/// One batch, contiguous and ready for tensor creation.
+/// <c>Images</c> is <c>[B, 3, H, W]</c> (channel-major RGB, range per <see cref="ImageRange"/>);
+/// <c>Volumes</c> is <c>[B, 16, 4, H, W]</c> float32 (normalized unless turned off).
+/// </summary>
+public sealed record Batch(int Size, int Height, int Width, float[] Images, float[] Volumes, string[] VideoIds, int[] StartFrames, bool[] Flipped);
+
+/// <summary>
+/// Loads training batches from the shards a manifest lists. Each epoch's order is a pure function of
+/// (seed, epoch): row groups are shuffled, their rows laid end to end, and the sequence cut into
+/// <c>WorldSize</c> equal contiguous parts — rank r takes part r, so ranks are disjoint, equally long, and
+/// each reads only its own row groups. Within a rank, rows are shuffled inside windows of a few row
+/// groups. A background thread decodes ahead into a bounded queue.
+/// </summary>
+public sealed class SampleLoader
+{
+    private readonly string _manifestPath;
+    private readonly LoaderOptions _options;
+    private readonly float[]? _scales;
+    private readonly List<RowGroupRef> _rowGroups = [];
+    private readonly List<string> _shardPaths = [];
+
+    private sealed record RowGroupRef(int Shard, int RowGroup, int[] Rows);
+
+    private SampleLoader(string manifestPath, DatasetManifest manifest, LoaderOptions options)
+    {
+        _manifestPath = manifestPath;
+        _options = options;
+        if (options.BatchSize <= 0) throw new ArgumentException($"batch size {options.BatchSize} must be positive");
+        if (options.WorldSize <= 0 || options.Rank < 0 || options.Rank >= options.WorldSize)
+            throw new ArgumentException($"rank {options.Rank} is not within world size {options.WorldSize}");
+        if (options.PrefetchBatches <= 0 || options.ShuffleWindowRowGroups <= 0)
+            throw new ArgumentException("prefetch and shuffle window must be positive");
+        if (options.Split is not (null or "train" or "test"))
+            throw new ArgumentException($"split '{options.Split}' must be train, test or null");
+        if (options.Normalize)
+        {
+            _scales = manifest.Normalization?.Scales
+                ?? throw new ManifestException(manifestPath, "has no normalization scales; produce them (gid dataprep) or load with Normalize = false");
+        }
+        Manifest = manifest;
+        foreach (var shard in manifest.Shards)
+        {
+            var path = ManifestFile.ShardPath(manifestPath, shard);
+            _shardPaths.Add(path);
+            using var reader = ShardReader.Open(path);
+            for (var g = 0; g < reader.RowGroupCount; g++)
+            {
+                var rows = options.Split == null
+                    ? Enumerable.Range(0, (int)reader.RowGroupRows(g)).ToArray()
+                    : reader.ReadSplits(g).Select((s, i) => (s, i)).Where(x => x.s == options.Split).Select(x => x.i).ToArray();
+                if (rows.Length > 0)
+                    _rowGroups.Add(new RowGroupRef(_shardPaths.Count - 1, g, rows));
+            }
+        }
+        TotalSamples = _rowGroups.Sum(g => g.Rows.Length);
+        SamplesPerRank = TotalSamples / options.WorldSize;
+        BatchesPerEpoch = options.DropLast ? SamplesPerRank / options.BatchSize : (SamplesPerRank + options.BatchSize - 1) / options.BatchSize;
+    }
+
+    /// <summary>Opens the manifest (a file or its folder) and indexes the samples of the requested split.</summary>
+    public static SampleLoader Open(string manifestPath, LoaderOptions? options = null)
+    {
+        if (Directory.Exists(manifestPath))
+            manifestPath = Path.Combine(manifestPath, ManifestFile.FileName);
+        var manifest = ManifestFile.Read(manifestPath);
+        options ??= new LoaderOptions();
+        if (options.VerifyChecksums)
+            ManifestFile.Verify(manifestPath, manifest);
+        return new SampleLoader(manifestPath, manifest, options);
+    }
+
+    public DatasetManifest Manifest { get; }
+
+    /// <summary>Samples of the requested split across all ranks.</summary>
+    public int TotalSamples { get; }
+
+    /// <summary>Samples each rank sees per epoch (⌊total / world⌋; the remainder is left out of that epoch).</summary>
+    public int SamplesPerRank { get; }
+
+    public int BatchesPerEpoch { get; }
+
+    /// <summary>The (shard, row group, row) sequence this rank visits in an epoch, before per-window shuffling — exposed for tests and tools.</summary>
+    public IReadOnlyList<(int Shard, int RowGroup, int Row)> RankSequence(int epoch) => Plan(epoch).SelectMany(w => w).ToList();
+
+    /// <summary>This rank's samples for the epoch in the order they are batched (windows shuffled).</summary>
+    private List<List<(int Shard, int RowGroup, int Row)>> Plan(int epoch)
+    {
+        var order = _rowGroups.ToList();
+        if (_options.Shuffle)
+            ShuffleInPlace(order, new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x5248_4F57_5347_5250UL)));
+        var flat = order.SelectMany(g => g.Rows.Select(r => (g.Shard, g.RowGroup, Row: r))).ToList();
+        var mine = flat.Skip(_options.Rank * SamplesPerRank).Take(SamplesPerRank).ToList();
+        // Windows: consecutive runs covering up to ShuffleWindowRowGroups distinct row groups.
+        var windows = new List<List<(int, int, int)>>();
+        var current = new List<(int, int, int)>();
+        var groups = new HashSet<(int, int)>();
+        foreach (var item in mine)
+        {
+            if (!groups.Contains((item.Shard, item.RowGroup)) && groups.Count == _options.ShuffleWindowRowGroups)
+            {
+                windows.Add(current);
+                current = [];
+                groups.Clear();
+            }
+            groups.Add((item.Shard, item.RowGroup));
+            current.Add(item);
+        }
+        if (current.Count > 0)
+            windows.Add(current);
+        if (_options.Shuffle)
+        {
+            for (var w = 0; w < windows.Count; w++)
+                ShuffleInPlace(windows[w], new SplitMix64(Mix(_options.Seed, (ulong)epoch, (ulong)_options.Rank << 32 | (uint)w)));
+        }
+        return windows;
+    }
+
+    /// <summary>
+    /// The batches of one epoch for this rank, decoded on a background thread at most
+    /// <see cref="LoaderOptions.PrefetchBatches"/> ahead. Stopping the enumeration stops the thread.
+    /// </summary>
+    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancellation = default)
+    {
+        var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(_options.PrefetchBatches)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var producer = Task.Factory.StartNew(() => Produce(epoch, channel.Writer, stop.Token), stop.Token,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            while (true)
+            {
+                Batch? batch;
+                try
+                {
+                    if (!channel.Reader.WaitToReadAsync(stop.Token).AsTask().GetAwaiter().GetResult())
+                        break;
+                }
+                catch (ChannelClosedException e) when (e.InnerException != null)
+                {
+                    throw e.InnerException;
+                }
+                if (!channel.Reader.TryRead(out batch))
+                    continue;
+                yield return batch;
+            }
+            producer.GetAwaiter().GetResult(); // surfaces a producer failure
+        }
+        finally
+        {
+            stop.Cancel();
+            try
+            {
+                producer.Wait(TimeSpan.FromSeconds(30));
+            }
+            catch (AggregateException)
+            {
+                // already surfaced above, or the enumeration was abandoned
+            }
+        }
+    }
+
+    private void Produce(int epoch, ChannelWriter<Batch> writer, CancellationToken token)
+    {
+        var readers = new Dictionary<int, ShardReader>();
+        try
+        {
+            var pending = new List<(Sample Sample, bool Flip)>();
+            var index = 0L;
+            foreach (var window in Plan(epoch))
+            {
+                var loaded = new Dictionary<(int, int), IReadOnlyList<Sample>>();
+                foreach (var (shard, group, _) in window)
+                {
+                    if (loaded.ContainsKey((shard, group)))
+                        continue;
+                    if (!readers.TryGetValue(shard, out var reader))
+                        readers[shard] = reader = ShardReader.Open(_shardPaths[shard]);
+                    loaded[(shard, group)] = reader.ReadRowGroup(group);
+                    token.ThrowIfCancellationRequested();
+                }
+                foreach (var (shard, group, row) in window)
+                {
+                    var flip = _options.FlipProbability > 0
+                        && new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x464C_4950UL ^ ((ulong)_options.Rank << 40) ^ (ulong)index)).NextDouble() < _options.FlipProbability;
+                    index++;
+                    pending.Add((loaded[(shard, group)][row], flip));
+                    if (pending.Count == _options.BatchSize)
+                    {
+                        writer.WriteAsync(Collate(pending), token).AsTask().GetAwaiter().GetResult();
+                        pending.Clear();
+                    }
+                }
+            }
+            if (pending.Count > 0 && !_options.DropLast)
+                writer.WriteAsync(Collate(pending), token).AsTask().GetAwaiter().GetResult();
+            writer.Complete();
+        }
+        catch (OperationCanceledException)
+        {
+            writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            writer.TryComplete(e);
+        }
+        finally
+        {
+            foreach (var r in readers.Values)
+                r.Dispose();
+        }
+    }
+
+    private Batch Collate(List<(Sample Sample, bool Flip)> items)
+    {
+        var first = items[0].Sample;
+        int h = first.Height, w = first.Width;
+        foreach (var (s, _) in items)
+        {
+            if (s.Height != h || s.Width != w)
+                throw new InvalidDataException($"{_manifestPath}: samples of different sizes in one batch: {first.VideoId}@{first.StartFrame} is {w}x{h}, {s.VideoId}@{s.StartFrame} is {s.Width}x{s.Height}");
+        }
+        var pixels = h * w;
+        var volumeSize = SpectralNormalization.Bins * 4 * pixels;
+        var images = new float[items.Count * 3 * pixels];
+        var volumes = new float[items.Count * volumeSize];
+        for (var b = 0; b < items.Count; b++)
+        {
+            var (s, flip) = items[b];
+            WriteImage(s.Image, images.AsSpan(b * 3 * pixels, 3 * pixels), h, w, flip);
+            WriteVolume(s.SpectralVolume, volumes.AsSpan(b * volumeSize, volumeSize), h, w, flip);
+        }
+        return new Batch(items.Count, h, w, images, volumes,
+            items.Select(i => i.Sample.VideoId).ToArray(),
+            items.Select(i => i.Sample.StartFrame).ToArray(),
+            items.Select(i => i.Flip).ToArray());
+    }
+
+    /// <summary>HWC RGB8 → CHW float, optionally mirrored along W.</summary>
+    private void WriteImage(byte[] rgb, Span<float> dest, int h, int w, bool flip)
+    {
+        var (scale, offset) = _options.ImageRange == ImageRange.ZeroToOne ? (1f / 255f, 0f) : (1f / 127.5f, -1f);
+        var plane = h * w;
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var src = (y * w + (flip ? w - 1 - x : x)) * 3;
+                var dst = y * w + x;
+                dest[dst] = rgb[src] * scale + offset;
+                dest[plane + dst] = rgb[src + 1] * scale + offset;
+                dest[2 * plane + dst] = rgb[src + 2] * scale + offset;
+            }
+        }
+    }
+
+    /// <summary>
+    /// fp16 [16,4,H,W] → float, then normalized per bin; a mirrored sample is reversed along W and its x components
+    /// (channels 0 and 1: Re x, Im x) negated, because mirroring the picture reverses horizontal motion.
+    /// </summary>
+    private void WriteVolume(Half[] raw, Span<float> dest, int h, int w, bool flip)
+    {
+        var plane = h * w;
+        for (var k = 0; k < SpectralNormalization.Bins; k++)
+        {
+            for (var c = 0; c < 4; c++)
+            {
+                var sign = flip && c < 2 ? -1f : 1f;
+                var baseIndex = (k * 4 + c) * plane;
+                for (var y = 0; y < h; y++)
+                {
+                    var row = baseIndex + y * w;
+                    for (var x = 0; x < w; x++)
+                        dest[row + x] = (float)raw[row + (flip ? w - 1 - x : x)] * sign;
+                }
+            }
+        }
+        if (_scales != null)
+            SpectralNormalization.Normalize(dest, dest, _scales);
+    }
+
+    private static void ShuffleInPlace<T>(IList<T> list, SplitMix64 rng)
+    {
+        for (var i = list.Count - 1; i > 0; i--)
+        {
+            var j = (int)rng.NextBelow((ulong)(i + 1));
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+
+    private static ulong Mix(ulong a, ulong b, ulong c) =>
+        new SplitMix64(a ^ new SplitMix64(b ^ new SplitMix64(c).Next()).Next()).Next();
+
+    /// <summary>SplitMix64: a tiny PRNG whose sequence is fixed by its definition (System.Random's may change between .NET versions).</summary>
+    private sealed class SplitMix64(ulong state)
+    {
+        private ulong _state = state;
+
+        public ulong Next()
+        {
+            var z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        public ulong NextBelow(ulong bound) => (ulong)(Next() / 18446744073709551616.0 * bound) % bound;
+
+        public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+    }
+}

@@ -1,0 +1,201 @@
+using System.Security.Cryptography;
+using GidCluster.Dataprep.Parquet;
+using GidCluster.Dataprep.Samples;
+
+namespace GidCluster.Dataprep.Shards;
+
+public sealed record ShardWriterOptions
+{
+    /// <summary>A row group is flushed once its samples reach this many (estimated) bytes. ~64 MB ≈ 12 samples at 256×160 with 4 target frames.</summary>
+    public long RowGroupBytes { get; init; } = 64L << 20;
+
+    /// <summary>A new shard is started when the current one reaches this size.</summary>
+    public long MaxShardBytes { get; init; } = 256L << 20;
+
+    public CompressionCodec Codec { get; init; } = CompressionCodec.Snappy;
+
+    /// <summary>1 (DATA_PAGE, the most widely read) or 2 (DATA_PAGE_V2).</summary>
+    public int DataPageVersion { get; init; } = 1;
+
+    /// <summary>Shard file names: prefix, then a 5-digit index, then <c>.parquet</c>.</summary>
+    public string FilePrefix { get; init; } = "shard-";
+}
+
+/// <summary>A finished shard as the manifest lists it.</summary>
+/// <param name="Path">Relative to the output folder (forward slashes).</param>
+public sealed record ShardInfo(string Path, long Rows, long Bytes, string Sha256);
+
+/// <summary>
+/// Writes one shard file: samples are buffered until a row group's worth, then written; the file's
+/// SHA-256 is computed while writing. Memory holds at most one row group of samples.
+/// </summary>
+public sealed class ShardWriter : IDisposable
+{
+    private readonly ShardWriterOptions _options;
+    private readonly HashingStream _stream;
+    private readonly ParquetWriter _parquet;
+    private readonly List<Sample> _pending = [];
+    private long _pendingBytes;
+    private bool _closed;
+
+    public ShardWriter(string path, ShardWriterOptions? options = null)
+    {
+        _options = options ?? new ShardWriterOptions();
+        FilePath = path;
+        _stream = new HashingStream(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16));
+        _parquet = new ParquetWriter(_stream, ShardSchema.Columns, new ParquetWriterOptions
+        {
+            Codec = _options.Codec,
+            DataPageVersion = _options.DataPageVersion,
+            KeyValueMetadata = [new(ShardSchema.VersionKey, ShardSchema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        });
+    }
+
+    public string FilePath { get; }
+
+    public long Rows { get; private set; }
+
+    /// <summary>Bytes on disk plus the samples still buffered (estimated).</summary>
+    public long ApproximateBytes => _parquet.Position + _pendingBytes;
+
+    public void Write(Sample sample)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        ShardSchema.Validate(sample);
+        _pending.Add(sample);
+        _pendingBytes += ShardSchema.EstimateBytes(sample);
+        Rows++;
+        if (_pendingBytes >= _options.RowGroupBytes)
+            Flush();
+    }
+
+    private void Flush()
+    {
+        if (_pending.Count == 0)
+            return;
+        _parquet.WriteRowGroup(ShardSchema.ToColumns(_pending));
+        _pending.Clear();
+        _pendingBytes = 0;
+    }
+
+    /// <summary>Writes the last row group and the footer; returns size and hash (the path is the full path here).</summary>
+    public ShardInfo Close()
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        Flush();
+        _parquet.Close();
+        _closed = true;
+        var hash = _stream.Finish();
+        _stream.Dispose();
+        return new ShardInfo(FilePath, Rows, new FileInfo(FilePath).Length, hash);
+    }
+
+    public void Dispose()
+    {
+        if (_closed)
+            return;
+        _closed = true;
+        // Abandoned before Close (an error upstream): the file has no footer and is in no manifest, so remove it.
+        _stream.Dispose();
+        try
+        {
+            File.Delete(FilePath);
+        }
+        catch (IOException)
+        {
+            // best effort; a footer-less file is rejected by every reader anyway
+        }
+    }
+
+    /// <summary>Forwards writes to the file and hashes them, so a shard's SHA-256 needs no second read.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public string Finish()
+        {
+            inner.Flush();
+            return Convert.ToHexStringLower(_hash.GetHashAndReset());
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _hash.AppendData(buffer);
+            inner.Write(buffer);
+        }
+
+        public override void WriteByte(byte value) => Write([value]);
+
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+                _hash.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>
+/// Writes samples into a folder as a sequence of shards (<c>shard-00000.parquet</c>, ...), rolling to
+/// a new shard when the current one reaches <see cref="ShardWriterOptions.MaxShardBytes"/>.
+/// </summary>
+public sealed class ShardSetWriter : IDisposable
+{
+    private readonly string _folder;
+    private readonly ShardWriterOptions _options;
+    private readonly List<ShardInfo> _shards = [];
+    private ShardWriter? _current;
+
+    public ShardSetWriter(string folder, ShardWriterOptions? options = null)
+    {
+        _folder = folder;
+        _options = options ?? new ShardWriterOptions();
+        if (_options.MaxShardBytes <= 0 || _options.RowGroupBytes <= 0)
+            throw new ArgumentException("shard and row group sizes must be positive");
+        Directory.CreateDirectory(folder);
+    }
+
+    /// <summary>Finished shards so far, paths relative to the folder.</summary>
+    public IReadOnlyList<ShardInfo> Shards => _shards;
+
+    public void Write(Sample sample)
+    {
+        if (_current != null && _current.ApproximateBytes + ShardSchema.EstimateBytes(sample) > _options.MaxShardBytes && _current.Rows > 0)
+            Roll();
+        _current ??= new ShardWriter(System.IO.Path.Combine(_folder, $"{_options.FilePrefix}{_shards.Count:D5}.parquet"), _options);
+        _current.Write(sample);
+    }
+
+    private void Roll()
+    {
+        var info = _current!.Close();
+        _current.Dispose();
+        _current = null;
+        _shards.Add(info with { Path = System.IO.Path.GetRelativePath(_folder, info.Path).Replace('\\', '/') });
+    }
+
+    /// <summary>Closes the last shard; returns every shard written.</summary>
+    public IReadOnlyList<ShardInfo> Complete()
+    {
+        if (_current != null)
+            Roll();
+        return _shards;
+    }
+
+    public void Dispose() => _current?.Dispose();
+}

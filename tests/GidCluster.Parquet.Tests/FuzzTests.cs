@@ -1,0 +1,245 @@
+using System.Buffers.Binary;
+using GidCluster.Dataprep.Parquet;
+using GidCluster.Dataprep.Shards;
+using GidCluster.TestSupport;
+
+namespace GidCluster.Parquet.Tests;
+
+/// <summary>
+/// Mutated shards (truncation, flipped bytes, bad offsets, huge lengths) must give either the right data or a
+/// <see cref="ParquetFormatException"/>: no other exception, no hang, no unbounded allocation.
+/// </summary>
+public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const int MutationsPerFile = 400;
+    private static readonly TimeSpan PerRead = TimeSpan.FromSeconds(10);
+
+    /// <summary>Allocation allowed per read: the reader's fixed limits plus a multiple of the file size (metadata objects).</summary>
+    private static long AllocationBound(long fileSize) => (160L << 20) + 200 * fileSize;
+
+    public static TheoryData<string> Corpus => new() { "ours-snappy", "ours-plain", "ours-v2-pages", "duckdb-snappy", "duckdb-v2-encodings" };
+
+    [Theory]
+    [MemberData(nameof(Corpus))]
+    public async Task Mutated_shards_fail_cleanly(string corpus)
+    {
+        using var dir = Paths.NewTempDir();
+        var original = Path.Combine(dir.Path, "original.parquet");
+        MakeCorpusFile(corpus, original);
+        var bytes = File.ReadAllBytes(original);
+        Assert.True(Read(original).Ok, "the unmutated file must read");
+
+        List<long> chunkStarts;
+        using (var r = ParquetReader.Open(original))
+            chunkStarts = r.Metadata.RowGroups.SelectMany(g => g.Columns).Select(c => c.MetaData!.DictionaryPageOffset ?? c.MetaData.DataPageOffset).ToList();
+        var rng = new Random(corpus.GetHashCode(StringComparison.Ordinal) ^ 1234);
+        var outcomes = new Dictionary<string, int>();
+        var mutated = Path.Combine(dir.Path, "mutated.parquet");
+        for (var i = 0; i < MutationsPerFile; i++)
+        {
+            var (name, data) = Mutate(bytes, chunkStarts, rng);
+            File.WriteAllBytes(mutated, data);
+            Outcome result;
+            try
+            {
+                result = await Task.Run(() => Read(mutated)).WaitAsync(PerRead);
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"mutation {i} ({name}) did not finish within {PerRead}");
+                throw;
+            }
+            Assert.True(result.Error is null or ParquetFormatException,
+                $"mutation {i} ({name}) threw {result.Error?.GetType().Name}: {result.Error}");
+            if (result.Error is ParquetFormatException pe)
+            {
+                Assert.Equal(mutated, pe.File);
+                Assert.Contains(mutated, pe.Message);
+            }
+            Assert.True(result.Allocated < AllocationBound(data.Length),
+                $"mutation {i} ({name}) allocated {result.Allocated:N0} bytes for a {data.Length}-byte file");
+            var key = $"{name}:{(result.Ok ? "ok" : "error")}";
+            outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+        }
+        output.WriteLine(string.Join(", ", outcomes.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value}")));
+        // Most mutations of metadata must be caught; a file that always "reads" would mean the reader checks nothing.
+        Assert.True(outcomes.Where(kv => kv.Key.EndsWith(":error", StringComparison.Ordinal)).Sum(kv => kv.Value) > MutationsPerFile / 4,
+            string.Join(", ", outcomes.Select(kv => $"{kv.Key}={kv.Value}")));
+    }
+
+    [Fact]
+    public void Not_parquet_and_empty_files_name_the_file()
+    {
+        using var dir = Paths.NewTempDir();
+        var empty = Path.Combine(dir.Path, "empty.parquet");
+        File.WriteAllBytes(empty, []);
+        var text = Path.Combine(dir.Path, "text.parquet");
+        File.WriteAllText(text, "this is not a parquet file, just some text that is long enough");
+        var e1 = Assert.Throws<ParquetFormatException>(() => ShardReader.Open(empty));
+        Assert.Contains("empty.parquet", e1.Message);
+        Assert.Contains("too short", e1.Message);
+        var e2 = Assert.Throws<ParquetFormatException>(() => ShardReader.Open(text));
+        Assert.Contains("PAR1", e2.Message);
+        Assert.Throws<FileNotFoundException>(() => ShardReader.Open(Path.Combine(dir.Path, "missing.parquet")));
+    }
+
+    [Fact]
+    public void A_file_without_sample_columns_is_refused_by_name()
+    {
+        using var dir = Paths.NewTempDir();
+        var file = Path.Combine(dir.Path, "other.parquet");
+        using (var w = ParquetWriter.Create(file, [new ColumnSpec("x", PhysicalType.Int32)]))
+        {
+            w.WriteRowGroup([ColumnData.Required(new[] { 1, 2, 3 })]);
+            w.Close();
+        }
+        var e = Assert.Throws<ParquetFormatException>(() => ShardReader.Open(file));
+        Assert.Contains("video_id", e.Message);
+    }
+
+    private static void MakeCorpusFile(string corpus, string path)
+    {
+        var samples = SampleFactory.Many(seed: 3, count: 6, width: 6, height: 4);
+        if (corpus.StartsWith("ours", StringComparison.Ordinal))
+        {
+            var codec = corpus == "ours-plain" ? CompressionCodec.Uncompressed : CompressionCodec.Snappy;
+            var version = corpus == "ours-v2-pages" ? 2 : 1;
+            using var w = new ShardWriter(path, new ShardWriterOptions { Codec = codec, RowGroupBytes = 10_000, DataPageVersion = version });
+            foreach (var s in samples)
+                w.Write(s);
+            w.Close();
+            return;
+        }
+        var source = path + ".src.parquet";
+        using (var w = new ShardWriter(source))
+        {
+            foreach (var s in samples)
+                w.Write(s);
+            w.Close();
+        }
+        var parquetVersion = corpus == "duckdb-v2-encodings" ? "V2" : "V1";
+        DuckDb.Run($"copy (select * from read_parquet({DuckDb.Quote(source)})) to {DuckDb.Quote(path)} (FORMAT PARQUET, COMPRESSION snappy, PARQUET_VERSION {parquetVersion})");
+    }
+
+    private sealed record Outcome(bool Ok, Exception? Error, long Allocated);
+
+    private static Outcome Read(string path)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            using (var shard = ShardReader.Open(path))
+            {
+                foreach (var _ in shard.ReadAll())
+                {
+                }
+            }
+            using (var parquet = ParquetReader.Open(path))
+            {
+                for (var g = 0; g < parquet.RowGroupCount; g++)
+                {
+                    for (var c = 0; c < parquet.Columns.Count; c++)
+                        parquet.ReadColumn(g, c);
+                }
+            }
+            return new Outcome(true, null, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        catch (Exception e)
+        {
+            return new Outcome(false, e, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    private static (string Name, byte[] Data) Mutate(byte[] original, List<long> chunkStarts, Random rng)
+    {
+        var data = (byte[])original.Clone();
+        var footerLength = BinaryPrimitives.ReadInt32LittleEndian(original.AsSpan(original.Length - 8));
+        var footerStart = original.Length - 8 - footerLength;
+        int InFooter() => footerStart + rng.Next(footerLength);
+        switch (rng.Next(7))
+        {
+            case 0:
+                return ("truncate", data[..rng.Next(data.Length)]);
+            case 1:
+                for (var k = rng.Next(1, 5); k > 0; k--)
+                    data[rng.Next(data.Length)] ^= (byte)(1 << rng.Next(8));
+                return ("flip-anywhere", data);
+            case 2:
+                for (var k = rng.Next(1, 4); k > 0; k--)
+                    data[InFooter()] ^= (byte)rng.Next(1, 256);
+                return ("flip-footer", data);
+            case 3:
+                {
+                    // A bad offset: overwrite a few footer bytes with a large varint, as if an offset or size field went wrong.
+                    var at = InFooter();
+                    var big = new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
+                    for (var k = 0; k < big.Length && at + k < footerStart + footerLength; k++)
+                        data[at + k] = big[k];
+                    return ("huge-varint-footer", data);
+                }
+            case 4:
+                {
+                    var length = rng.Next(3) switch { 0 => int.MaxValue, 1 => -1, _ => rng.Next(data.Length, data.Length * 2) };
+                    BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(data.Length - 8), length);
+                    return ("footer-length", data);
+                }
+            case 5:
+                {
+                    // A page header (sizes, value counts) or the first value length: stamp huge numbers just after a chunk start.
+                    var at = (int)chunkStarts[rng.Next(chunkStarts.Count)] + rng.Next(24);
+                    if (rng.Next(2) == 0)
+                        BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(at), rng.Next(2) == 0 ? int.MaxValue : 0x10000000);
+                    else
+                        data.AsSpan(at, 5).Fill(0xFF);
+                    return ("huge-length-page", data);
+                }
+            default:
+                {
+                    // Zero a run of footer bytes (drops fields, empties lists).
+                    var at = InFooter();
+                    var n = Math.Min(rng.Next(1, 16), footerStart + footerLength - at);
+                    data.AsSpan(at, n).Clear();
+                    return ("zero-footer", data);
+                }
+        }
+    }
+}
+
+public class PageChecksumTests
+{
+    [Fact]
+    public void Crc32_matches_zlib()
+    {
+        var rng = new Random(17);
+        var data = new byte[100_003];
+        rng.NextBytes(data);
+        using var dir = Paths.NewTempDir();
+        var file = Path.Combine(dir.Path, "data.bin");
+        File.WriteAllBytes(file, data);
+        var zlib = Programs.RunPython("import sys, zlib; print(zlib.crc32(open(sys.argv[1], 'rb').read()))", [file]).Trim();
+        Assert.Equal(zlib, Crc32.Compute(data).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void A_flipped_byte_inside_a_page_is_caught_by_its_checksum()
+    {
+        using var dir = Paths.NewTempDir();
+        var file = Path.Combine(dir.Path, "shard.parquet");
+        using (var w = new ShardWriter(file, new ShardWriterOptions { Codec = CompressionCodec.Uncompressed }))
+        {
+            foreach (var s in SampleFactory.Many(seed: 4, count: 3))
+                w.Write(s);
+            w.Close();
+        }
+        long imageStart;
+        using (var r = ParquetReader.Open(file))
+            imageStart = r.Metadata.RowGroups[0].Columns[r.Column("image").Index].MetaData!.DataPageOffset;
+        var bytes = File.ReadAllBytes(file);
+        bytes[imageStart + 100] ^= 0x10; // inside the image bytes: still structurally valid
+        File.WriteAllBytes(file, bytes);
+        using var shard = ShardReader.Open(file);
+        var e = Assert.Throws<ParquetFormatException>(() => shard.ReadAll().ToList());
+        Assert.Contains("checksum", e.Message);
+        Assert.Contains("column image", e.Message);
+    }
+}
