@@ -12,15 +12,16 @@ public static class BlobEndpoints
     {
         app.MapGet("/api/blobs", async (HttpContext context, IBlobStore blobs, string? path, CancellationToken cancel) =>
         {
+            BlobInfo? info;
             try
             {
-                BlobPath.Validate(path ?? "", "path");
+                // The store validates keys too (e.g. its private folders); both refusals are a 400.
+                info = await blobs.GetInfoAsync(BlobPath.Validate(path ?? "", "path"), cancel);
             }
             catch (ArgumentException e)
             {
                 return ApiResults.BadRequest("path", e.Message.Split(" (Parameter")[0]);
             }
-            var info = await blobs.GetInfoAsync(path!, cancel);
             if (info == null)
                 return ApiResults.NotFound($"blob '{path}' does not exist");
             if (info.Sha256 != null)
