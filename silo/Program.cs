@@ -13,7 +13,16 @@ catch (Exception e) when (e is ArgumentException or IOException)
     return 2;
 }
 var app = SiloHost.Build(options);
-await SiloHost.StartAsync(app);
+try
+{
+    await SiloHost.StartAsync(app);
+}
+catch (Exception e) when (e is System.Data.Common.DbException or IOException or TimeoutException)
+{
+    // Store errors name the store by its description, which never holds the password.
+    Console.Error.WriteLine($"silo: cannot start: {e.GetType().Name}: {e.Message}");
+    return 1;
+}
 Console.WriteLine($"silo {options.Id} ({options.Role}) listening on {SiloHost.Address(app)}");
 await app.WaitForShutdownAsync();
 return 0;
