@@ -97,6 +97,7 @@ public sealed class SiloProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(string Text, TaskCompletionSource<string> Waiter)> _watchers = [];
 
     public SiloProcess(string id, IEnumerable<string> args, string? token = null)
     {
@@ -114,7 +115,14 @@ public sealed class SiloProcess : IDisposable
             if (line == null)
                 return;
             lock (_output)
+            {
                 _output.AppendLine(line);
+                foreach (var (text, waiter) in _watchers)
+                {
+                    if (line.Contains(text, StringComparison.Ordinal))
+                        waiter.TrySetResult(line);
+                }
+            }
             if (line.Contains(" listening on ", StringComparison.Ordinal))
                 _listening.TrySetResult(line[(line.LastIndexOf(' ') + 1)..]);
         }
@@ -139,6 +147,23 @@ public sealed class SiloProcess : IDisposable
 
     /// <summary>Waits (bounded) until the silo listens; returns its URL.</summary>
     public async Task<string> ListeningAsync(TimeSpan? limit = null) => await _listening.Task.WaitAsync(limit ?? TimeSpan.FromSeconds(60));
+
+    /// <summary>Waits (bounded) for the next output line containing <paramref name="text"/>.</summary>
+    public async Task<string> NextLineAsync(string text, TimeSpan limit)
+    {
+        var waiter = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+            _watchers.Add((text, waiter));
+        try
+        {
+            return await waiter.Task.WaitAsync(limit);
+        }
+        finally
+        {
+            lock (_output)
+                _watchers.RemoveAll(w => w.Waiter == waiter);
+        }
+    }
 
     /// <summary>SIGKILL: no chance to release anything.</summary>
     public void Kill()

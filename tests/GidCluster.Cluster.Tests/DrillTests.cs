@@ -37,7 +37,8 @@ public sealed class DrillFixture : IAsyncLifetime
 /// blob directory. Whatever is killed, the job completes, every video's result appears exactly
 /// once, and the dataset is byte-identical to the uninterrupted run's.
 /// </summary>
-public sealed class DrillTests(DrillFixture fixture) : IClassFixture<DrillFixture>
+[Collection(DrillCollection.Name)]
+public sealed class DrillTests(DrillFixture fixture)
 {
     private const string Token = "drill-token-7d1e93b0c5";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -198,5 +199,67 @@ public sealed class DrillTests(DrillFixture fixture) : IClassFixture<DrillFixtur
             return view!.State is "succeeded" or "failed";
         }, limit, () => $"job {job}: {view?.State}, {view?.Done}/{view?.Total} done");
         return view!;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DrillCollection : ICollectionFixture<DrillFixture>
+{
+    public const string Name = "drills";
+}
+
+/// <summary>SIGTERM drains a worker: work in progress finishes within the drain time, else its lease is released.</summary>
+[Collection(DrillCollection.Name)]
+public sealed class DrainTests(DrillFixture fixture)
+{
+    private const string Token = "drain-token-3c5a0e9f11";
+
+    [Fact]
+    public async Task Sigterm_finishes_the_grain_in_progress_or_releases_it_after_the_drain_time()
+    {
+        var dir = Path.Combine(fixture.Dir.Path, "drain");
+        string[] Args(string role, string drain) =>
+        [
+            "--role", role, "--store", $"sqlite:{dir}/c.db", "--blob", $"file:{dir}/blobs", "--urls", "http://127.0.0.1:0",
+            "--allow", fixture.Videos, "--lease-seconds", "30", "--poll-ms", "100", "--heartbeat-seconds", "1", "--drain-seconds", drain,
+        ];
+        using var coordinator = new SiloProcess("coord", Args("coordinator", "5"), Token);
+        using var patient = new SiloProcess("patient", Args("worker", "60"));
+        using var hasty = new SiloProcess("hasty", Args("worker", "0.01"));
+        var url = await coordinator.ListeningAsync();
+        await Task.WhenAll(patient.ListeningAsync(), hasty.ListeningAsync());
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
+        await using var store = StoreUri.Open($"sqlite:{dir}/c.db");
+        var job = await DrillTests.SubmitAsync(http, Token, fixture.VideoPaths, "drain");
+
+        async Task<GrainRecord> HeldByAsync(string owner)
+        {
+            GrainRecord? held = null;
+            await Waits.UntilAsync(async () =>
+            {
+                held = (await store.ListGrainsAsync(job)).FirstOrDefault(g => g.State == GrainStates.Leased && g.LeaseOwner == owner);
+                return held != null;
+            }, TimeSpan.FromSeconds(60), () => $"{owner} never held a lease");
+            return held!;
+        }
+
+        var finishing = await HeldByAsync("patient");
+        Assert.Equal(0, patient.Terminate(TimeSpan.FromSeconds(60)));
+        var finished = (await store.GetGrainAsync(finishing.Id))!;
+        Assert.Equal((GrainStates.Done, finishing.Fence), (finished.State, finished.Fence));
+        Assert.Contains(await store.ListEventsAsync(job, 1000), e => e.GrainId == finishing.Id && e.Kind == "grain.done" && e.SiloId == "patient");
+
+        // React to the claim itself (a video takes far longer than the signal), so the drain time surely runs out.
+        var claimed = await hasty.NextLineAsync("claimed ", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, hasty.Terminate(TimeSpan.FromSeconds(30)));
+        // "claimed ID (attempt N, fence F)": the release gives the attempt back and nobody holds the grain.
+        var m = System.Text.RegularExpressions.Regex.Match(claimed, @"claimed (\S+) \(attempt (\d+), fence (\d+)\)");
+        Assert.True(m.Success, claimed);
+        var released = (await store.GetGrainAsync(m.Groups[1].Value))!;
+        Assert.Equal((GrainStates.Pending, int.Parse(m.Groups[2].Value) - 1, (string?)null), (released.State, released.Attempts, released.LeaseOwner));
+        var releasing = released;
+        Assert.Contains(await store.ListEventsAsync(job, 1000), e => e.GrainId == releasing.Id && e.Kind == "grain.released" && e.SiloId == "hasty");
+        var silos = (await store.ListSilosAsync()).ToDictionary(s => s.Id, s => s.State);
+        Assert.Equal(("stopped", "stopped"), (silos["patient"], silos["hasty"]));
     }
 }
