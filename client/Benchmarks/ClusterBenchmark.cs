@@ -10,7 +10,7 @@ namespace GidCluster.Client.Benchmarks;
 /// <c>gid bench cluster</c>: lease claims per second on SQLite and on a throwaway PostgreSQL
 /// (one claimer, four concurrent claimers), and ingestion throughput of the same synthetic
 /// corpus with one versus two worker processes (goal: ≥ 1.7× on 2 cores).
-/// Arguments: <c>[grains=3000] [videos=12]</c>.
+/// Arguments: <c>[grains=3000] [videos=12] [pipeline=frame-stats]</c> (any registered ingestion pipeline).
 /// </summary>
 public sealed class ClusterBenchmark : IBenchmark
 {
@@ -22,6 +22,7 @@ public sealed class ClusterBenchmark : IBenchmark
     {
         var grains = context.Arguments.Count > 0 ? int.Parse(context.Arguments[0]) : 3000;
         var videos = context.Arguments.Count > 1 ? int.Parse(context.Arguments[1]) : 12;
+        var pipeline = context.Arguments.Count > 2 ? context.Arguments[2] : GidCluster.Grains.Ingestion.IngestionPipelines.Default;
         var figures = new List<BenchFigure>();
 
         var sqlitePath = Path.Combine(context.ScratchDir, $"claims-{Guid.NewGuid():N}.db");
@@ -41,8 +42,8 @@ public sealed class ClusterBenchmark : IBenchmark
         }
 
         var corpus = MakeCorpus(Path.Combine(context.ScratchDir, "corpus"), videos);
-        var one = await IngestAsync(context.ScratchDir, corpus, workers: 1, cancel);
-        var two = await IngestAsync(context.ScratchDir, corpus, workers: 2, cancel);
+        var one = await IngestAsync(context.ScratchDir, corpus, pipeline, workers: 1, cancel);
+        var two = await IngestAsync(context.ScratchDir, corpus, pipeline, workers: 2, cancel);
         figures.Add(new BenchFigure("ingest_videos_per_s_1_worker", Math.Round(one, 3), "videos/s"));
         figures.Add(new BenchFigure("ingest_videos_per_s_2_workers", Math.Round(two, 3), "videos/s", Math.Round(one, 3), Math.Round(two / one, 3), "ratio >= 1.7 on 2 cores"));
 
@@ -53,7 +54,8 @@ public sealed class ClusterBenchmark : IBenchmark
         {
             ["cores"] = Environment.ProcessorCount.ToString(),
             ["grains"] = grains.ToString(),
-            ["videos"] = $"{videos} synthetic 640x360 clips of 4-6 s (ffmpeg testsrc2), pipeline frame-stats",
+            ["videos"] = $"{videos} synthetic 640x360 clips of 4-6 s (ffmpeg testsrc2)",
+            ["pipeline"] = pipeline,
         });
         return 0;
     }
@@ -118,7 +120,7 @@ public sealed class ClusterBenchmark : IBenchmark
     }
 
     /// <summary>Coordinator + N worker processes on a fresh SQLite store; videos per second from submission to manifest.</summary>
-    private static async Task<double> IngestAsync(string scratch, IReadOnlyList<string> corpus, int workers, CancellationToken cancel)
+    private static async Task<double> IngestAsync(string scratch, IReadOnlyList<string> corpus, string pipeline, int workers, CancellationToken cancel)
     {
         var dir = Path.Combine(scratch, $"ingest-{workers}-{Guid.NewGuid():N}");
         var token = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -145,7 +147,7 @@ public sealed class ClusterBenchmark : IBenchmark
             using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
             var clock = Stopwatch.StartNew();
-            var submitted = await http.PostAsJsonAsync("api/ingestion/jobs", new SubmitIngestionRequest(corpus, "bench"), cancel);
+            var submitted = await http.PostAsJsonAsync("api/ingestion/jobs", new SubmitIngestionRequest(corpus, "bench", pipeline), cancel);
             submitted.EnsureSuccessStatusCode();
             var job = (await submitted.Content.ReadFromJsonAsync<JobView>(cancel))!;
             while (job.State is not ("succeeded" or "failed"))
