@@ -99,13 +99,16 @@ public sealed class SiloProcess : IDisposable
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(string Text, TaskCompletionSource<string> Waiter)> _watchers = [];
 
-    public SiloProcess(string id, IEnumerable<string> args, string? token = null)
+    /// <param name="program">The silo program, or <c>gid.dll</c> to run <c>gid up</c> (then <paramref name="args"/> are gid's and no --id is added).</param>
+    public SiloProcess(string id, IEnumerable<string> args, string? token = null, string program = "GidCluster.Silo.dll", IDictionary<string, string>? environment = null)
     {
         Id = id;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "GidCluster.Silo.dll"));
-        foreach (var a in args.Concat(["--id", id]))
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program));
+        foreach (var a in program == "GidCluster.Silo.dll" ? args.Concat(["--id", id]) : args)
             start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+            start.Environment[k] = v;
         start.Environment.Remove("GID_TOKEN");
         if (token != null)
             start.Environment["GID_TOKEN"] = token;
@@ -123,7 +126,7 @@ public sealed class SiloProcess : IDisposable
                         waiter.TrySetResult(line);
                 }
             }
-            if (line.Contains(" listening on ", StringComparison.Ordinal))
+            if (line.Contains(" listening on ", StringComparison.Ordinal) || line.StartsWith("  url:", StringComparison.Ordinal))
                 _listening.TrySetResult(line[(line.LastIndexOf(' ') + 1)..]);
         }
         _process.OutputDataReceived += (_, e) => Read(e.Data);
