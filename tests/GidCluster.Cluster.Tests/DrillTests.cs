@@ -68,18 +68,17 @@ public sealed class DrillTests(DrillFixture fixture)
         using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
         await using var store = StoreUri.Open($"sqlite:{dir}/c.db");
 
+        // Kill w2 the moment it reports a claim: a video takes far longer, so it dies mid-video for sure.
+        var claimed = w2.NextLineAsync("/video/", TimeSpan.FromSeconds(60));
         var job = await SubmitAsync(http, Token, fixture.VideoPaths, "drill");
-        GrainRecord? victim = null;
-        await Waits.UntilAsync(async () =>
-        {
-            victim = (await store.ListGrainsAsync(job)).FirstOrDefault(g => g.State == GrainStates.Leased && g.LeaseOwner == "w2" && g.Kind == GrainKinds.Video);
-            return victim != null;
-        }, TimeSpan.FromSeconds(60), () => "w2 never held a video lease");
+        var line = await claimed;
         w2.Kill();
+        var victim = (await store.GetGrainAsync(System.Text.RegularExpressions.Regex.Match(line, @"claimed (\S+) ").Groups[1].Value))!;
+        Assert.Equal((GrainStates.Leased, "w2", 1), (victim.State, victim.LeaseOwner, victim.Attempts));
 
         var view = await WaitForAsync(http, Token, job, TimeSpan.FromSeconds(120));
         Assert.Equal("succeeded", view.State);
-        var rescued = (await store.GetGrainAsync(victim!.Id))!;
+        var rescued = (await store.GetGrainAsync(victim.Id))!;
         Assert.Equal(GrainStates.Done, rescued.State);
         Assert.True(rescued.Fence > victim.Fence, $"fence {rescued.Fence} after the rescue, {victim.Fence} before");
         Assert.Equal(2, rescued.Attempts);
