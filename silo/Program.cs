@@ -1,6 +1,28 @@
-// The silo host. For now it only answers liveness; roles, API and dashboard come with the
-// cluster issue (README: "Not built yet").
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
-app.Run();
+using GidCluster.Silo.Hosting;
+
+// The silo host process: `GidCluster.Silo --role coordinator|worker|all --store URI --blob URI ...`
+// (see SiloOptions.Parse). The app itself is assembled in SiloHost.Build, shared with `gid up`.
+SiloOptions options;
+try
+{
+    options = SiloOptions.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or IOException)
+{
+    Console.Error.WriteLine($"silo: {e.Message}");
+    return 2;
+}
+var app = SiloHost.Build(options);
+try
+{
+    await SiloHost.StartAsync(app);
+}
+catch (Exception e) when (e is System.Data.Common.DbException or IOException or TimeoutException)
+{
+    // Store errors name the store by its description, which never holds the password.
+    Console.Error.WriteLine($"silo: cannot start: {e.GetType().Name}: {e.Message}");
+    return 1;
+}
+Console.WriteLine($"silo {options.Id} ({options.Role}) listening on {SiloHost.Address(app)}");
+await app.WaitForShutdownAsync();
+return 0;

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using GidCluster.Contracts;
+using Spectre.Console;
+
+namespace GidCluster.Client.Commands;
+
+/// <summary><c>gid runs</c>: training runs known to the cluster, with their latest checkpoint.</summary>
+public static class RunsCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("runs", "List training runs and their checkpoints.");
+        var connection = ClusterClient.AddConnectionOptions(command);
+        command.SetAction((parse, cancel) => Cli.RunAsync("gid runs", async () =>
+        {
+            using var client = ClusterClient.Connect(parse, connection);
+            var runs = await client.GetAsync<List<RunView>>("api/runs", cancel);
+            if (runs.Count == 0)
+            {
+                Console.WriteLine("no training runs");
+                return 0;
+            }
+            var table = new Table().AddColumns("run", "state", "created", "checkpoints", "latest step", "error");
+            foreach (var r in runs)
+                table.AddRow(Markup.Escape(r.Id), r.State, r.CreatedAt.ToString("u"), r.Checkpoints.ToString(), r.LatestStep?.ToString() ?? "", Markup.Escape(r.Error ?? ""));
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,46 @@
+namespace GidCluster.Contracts;
+
+/// <summary>Every 4xx/5xx body: what is wrong and, for bad requests, which field.</summary>
+public sealed record ApiError(string Error, string? Field = null);
+
+/// <summary><c>POST /api/ingestion/jobs</c>.</summary>
+/// <param name="Videos">Absolute paths or file:/// URIs under the silo's allowed roots.</param>
+/// <param name="Dataset">Name of the output dataset (blob prefix <c>datasets/NAME</c>); default: the job id.</param>
+/// <param name="Pipeline">Which ingestion pipeline runs per video (see <c>GET /api/cluster</c>); default: the silo's.</param>
+/// <param name="MaxAttempts">Attempts per grain before it is quarantined (1–20, default 3).</param>
+public sealed record SubmitIngestionRequest(IReadOnlyList<string> Videos, string? Dataset = null, string? Pipeline = null, int? MaxAttempts = null);
+
+public sealed record VideoView(string Id, string Uri, string State, int Attempts, string? Error, long? Rows);
+
+public sealed record JobView(
+    string Id,
+    string Kind,
+    string State,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    string? Pipeline,
+    string? Dataset,
+    int Total,
+    int Done,
+    int Running,
+    int Pending,
+    int Quarantined,
+    string? Manifest,
+    string? ManifestSha256,
+    long? Rows,
+    string? Error,
+    IReadOnlyList<VideoView> Videos);
+
+public sealed record RunView(string Id, string State, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Checkpoints, long? LatestStep, string? Error);
+
+public sealed record CheckpointFileView(string Path, long Size, string Sha256);
+
+public sealed record CheckpointView(string Run, long Step, DateTimeOffset CreatedAt, IReadOnlyList<CheckpointFileView> Files);
+
+public sealed record SiloView(string Id, string Role, string Address, string State, DateTimeOffset StartedAt, DateTimeOffset HeartbeatAt, bool Alive, string Info);
+
+public sealed record ClusterView(string Store, string Blobs, IReadOnlyList<string> Pipelines, IReadOnlyList<SiloView> Silos);
+
+public sealed record EventView(long Id, DateTimeOffset At, string? Job, string? Grain, string? Silo, string Kind, string Message);
+
+public sealed record MetricView(DateTimeOffset At, string Silo, string Name, double Value);

@@ -1,0 +1,89 @@
+using GidCluster.Grains.Blobs;
+
+namespace GidCluster.Grains.Ingestion;
+
+/// <summary>One video to process: where it is, its id, and the blob prefix its outputs must go under.</summary>
+/// <param name="VideoUri">Absolute local path of the video (validated against the silo's allowed roots).</param>
+/// <param name="VideoId">Deterministic id of the video within the job (from its URI).</param>
+/// <param name="OutputPrefix">Blob prefix for this video's outputs, e.g. <c>datasets/NAME/videos/ID</c>. Output names under it must be deterministic.</param>
+public sealed record VideoWork(string VideoUri, string VideoId, string OutputPrefix);
+
+/// <summary>One object a grain wrote: its key, size, SHA-256 and how many rows (samples) it holds.</summary>
+public sealed record OutputBlob(string Path, long Size, string Sha256, long Rows);
+
+/// <summary>What processing one video produced: its output blobs, its row count, and a mergeable statistics sketch.</summary>
+public sealed record VideoResult(IReadOnlyList<OutputBlob> Blobs, long Rows, byte[] Sketch);
+
+/// <summary>
+/// Lets long work check that its lease is still held before a side effect. The blob store a
+/// processor is handed already checks before every write; call this before anything else lasting.
+/// </summary>
+public interface ILeaseGuard
+{
+    /// <summary>Throws <see cref="Store.LeaseLostException"/> if another silo has taken the grain since.</summary>
+    Task EnsureHeldAsync(CancellationToken cancel);
+}
+
+/// <summary>
+/// The per-video step of an ingestion. Implementations must be deterministic: the same video gives
+/// the same output names and bytes, so a grain that ran twice (at-least-once) leaves one result.
+/// </summary>
+public interface IVideoProcessor
+{
+    Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, ILeaseGuard lease, CancellationToken cancel);
+}
+
+/// <summary>One finished video as the merge step sees it.</summary>
+public sealed record MergedVideo(string VideoId, string VideoUri, VideoResult Result);
+
+/// <summary>What the merge step produced: the manifest's key and hash, and the total row count.</summary>
+public sealed record MergeResult(string ManifestPath, string ManifestSha256, long Rows);
+
+/// <summary>
+/// The job's last step: merge every video's statistics sketch and write the manifest under
+/// <paramref name="datasetPrefix"/>. Must be deterministic in the videos (given sorted by id).
+/// </summary>
+public interface IIngestionMerge
+{
+    Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, ILeaseGuard lease, CancellationToken cancel);
+}
+
+/// <summary>A named pair of per-video processor and merge step; a job names the pipeline it runs.</summary>
+public sealed record IngestionPipeline(string Name, string Description, IVideoProcessor Processor, IIngestionMerge Merge);
+
+/// <summary>
+/// The pipelines this build knows. <c>frame-stats</c> is built in; the dataprep library registers
+/// its pipeline (flow, spectral volumes, Parquet shards) here when it is wired in.
+/// </summary>
+public static class IngestionPipelines
+{
+    private static readonly Dictionary<string, Func<IngestionPipeline>> Factories = new(StringComparer.Ordinal)
+    {
+        [FrameStatsProcessor.PipelineName] = () => new IngestionPipeline(
+            FrameStatsProcessor.PipelineName,
+            "decodes each video with ffmpeg and records per-frame mean luminance and a luminance histogram (not dataprep)",
+            new FrameStatsProcessor(), new LuminanceHistogramMerge()),
+    };
+
+    public const string Default = FrameStatsProcessor.PipelineName;
+
+    public static IReadOnlyCollection<string> Names
+    {
+        get { lock (Factories) return Factories.Keys.Order(StringComparer.Ordinal).ToList(); }
+    }
+
+    public static void Register(string name, Func<IngestionPipeline> factory)
+    {
+        lock (Factories)
+            Factories[name] = factory;
+    }
+
+    public static bool TryCreate(string name, out IngestionPipeline pipeline)
+    {
+        Func<IngestionPipeline>? factory;
+        lock (Factories)
+            Factories.TryGetValue(name, out factory);
+        pipeline = factory?.Invoke()!;
+        return factory != null;
+    }
+}
