@@ -2,11 +2,12 @@ namespace GidCluster.Grains.Blobs;
 
 /// <summary>
 /// Opens a blob store from a URI. Forms: <c>file:DIR</c> (also <c>file:///ABS/DIR</c>), a local
-/// directory created if missing. Azure Blob Storage (<c>azure:…</c>) plugs in here when its client lands.
+/// directory created if missing; <c>azure://CONTAINER[?connection-env=VAR]</c>, Azure Blob Storage
+/// (or Azurite) with the connection string read from the environment, never from the URI.
 /// </summary>
 public static class BlobStoreUri
 {
-    public const string Help = "file:DIR (a local directory)";
+    public static readonly string Help = "file:DIR (a local directory), or " + Azure.AzureBlobStore.UriHelp;
 
     public static IBlobStore Open(string uri)
     {
@@ -19,6 +20,8 @@ public static class BlobStoreUri
                 throw new ArgumentException("blob URI 'file:' names no directory; use file:DIR", nameof(uri));
             return new LocalBlobStore(dir);
         }
+        if (uri.StartsWith("azure://", StringComparison.OrdinalIgnoreCase))
+            return Azure.AzureBlobStore.FromUri(uri);
         // Never echo the URI: other schemes may carry keys.
         throw new ArgumentException($"blob URI has an unknown scheme; expected {Help}", nameof(uri));
     }
