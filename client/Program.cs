@@ -6,6 +6,7 @@ var root = new RootCommand("GidCluster: learn a generative prior over scene moti
 {
     BenchCommand.Create(),
     DemoCommand.Create(),
+    SynthCommand.Create(),
     TestCommand.Create(),
     VersionsCommand.Create(),
 };
