@@ -5,7 +5,9 @@ using GidCluster.Client.Commands;
 var root = new RootCommand("GidCluster: learn a generative prior over scene motion from videos, and animate still pictures.")
 {
     BenchCommand.Create(),
+    DataprepCommand.Create(),
     DemoCommand.Create(),
+    SpectrumCommand.Create(),
     SynthCommand.Create(),
     TestCommand.Create(),
     VersionsCommand.Create(),

@@ -29,10 +29,11 @@ public static class SynthCommand
             Description = "Methods for --evaluate (comma list; each may carry @WxH for the flow resolution).",
             DefaultValueFactory = _ => "dis-ultrafast,dis-fast,dis-medium,dis-medium;vr=0,dis-medium;fs=0,farneback,deepflow,tvl1,dis-medium@512x320,farneback@512x320",
         };
+        var evalSize = new Option<string?>("--eval-size") { Description = "Output resolution WxH the error is measured at (default: the video's)." };
         var offsets = new Option<string>("--offsets") { Description = "Offsets t for --evaluate.", DefaultValueFactory = _ => "1,5,10,20,37,50,75,100,125,149" };
         var command = new Command("synth", "Make synthetic videos with known oscillating motion (MP4 + JSON ground truth).")
         {
-            output, seed, count, frames, width, height, regions, crf, evaluate, methods, offsets,
+            output, seed, count, frames, width, height, regions, crf, evaluate, methods, offsets, evalSize,
         };
         command.SetAction(parse =>
         {
@@ -49,13 +50,19 @@ public static class SynthCommand
                 made.Add((scene, path));
             }
             if (parse.GetValue(evaluate))
-                Evaluate(made, parse.GetValue(methods)!, parse.GetValue(offsets)!);
+                Evaluate(made, parse.GetValue(methods)!, parse.GetValue(offsets)!, parse.GetValue(evalSize));
             return 0;
         });
         return command;
     }
 
-    private static void Evaluate(List<(SyntheticScene Scene, string Path)> videos, string methodList, string offsetList)
+    private static (int W, int H) Size(string text)
+    {
+        var parts = text.Split('x');
+        return (int.Parse(parts[0]), int.Parse(parts[1]));
+    }
+
+    private static void Evaluate(List<(SyntheticScene Scene, string Path)> videos, string methodList, string offsetList, string? evalSize)
     {
         var offsets = offsetList.Split(',').Select(int.Parse).ToList();
         var table = new Table().AddColumns("method", "flow res", "mean EPE (px)", "p95 EPE (px)", "ms/flow (2 threads)", "flows");
@@ -65,8 +72,9 @@ public static class SynthCommand
             var flow = FlowParams.Parse(name.Replace(';', ','));
             var scores = videos.Select(v =>
             {
-                var (fw, fh) = res.Length > 0 ? (int.Parse(res.Split('x')[0]), int.Parse(res.Split('x')[1])) : (v.Scene.Width, v.Scene.Height);
-                return FlowEvaluation.Evaluate(v.Scene, v.Path, flow, fw, fh, offsets, threads: Environment.ProcessorCount);
+                var (w, h) = evalSize != null ? Size(evalSize) : (v.Scene.Width, v.Scene.Height);
+                var (fw, fh) = res.Length > 0 ? Size(res) : (w, h);
+                return FlowEvaluation.Evaluate(v.Scene, v.Path, flow, fw, fh, offsets, threads: Environment.ProcessorCount, width: w, height: h);
             }).ToList();
             var first = scores[0];
             table.AddRow(first.Method, $"{first.FlowWidth}x{first.FlowHeight}", $"{scores.Average(s => s.MeanEpe):0.000}",

@@ -54,6 +54,7 @@ public sealed class ResampledFrames : IDisposable
     private double _minInterval = double.MaxValue;
     private double _maxInterval;
     private int _nonMonotonic;
+    private int _pendingNonMonotonic;
 
     public ResampledFrames(string path, DataprepOptions options)
     {
@@ -138,8 +139,15 @@ public sealed class ResampledFrames : IDisposable
             time = (msec - _firstMsec) / 1000.0;
             if (!double.IsFinite(time) || time <= _lastTime)
             {
-                _nonMonotonic++;
+                // FFmpeg reports 0 for the frames flushed from the decoder at the end; only gaps
+                // followed by good timestamps again are worth a note.
+                _pendingNonMonotonic++;
                 time = _lastTime + 1.0 / NominalFps;
+            }
+            else
+            {
+                _nonMonotonic += _pendingNonMonotonic;
+                _pendingNonMonotonic = 0;
             }
             var interval = time - _lastTime;
             _minInterval = Math.Min(_minInterval, interval);

@@ -14,13 +14,20 @@ public sealed record FlowScore(string Method, int FlowWidth, int FlowHeight, dou
 /// </summary>
 public static class FlowEvaluation
 {
+    /// <summary>
+    /// Flow at <paramref name="flowWidth"/>×<paramref name="flowHeight"/>, scored at the output resolution
+    /// <paramref name="width"/>×<paramref name="height"/> (default: the scene's); the scene's true
+    /// displacements are rescaled to it.
+    /// </summary>
     public static FlowScore Evaluate(SyntheticScene scene, string video, FlowParams flow, int flowWidth, int flowHeight,
-        IReadOnlyList<int> offsets, int start = 0, double margin = 4, int threads = 0)
+        IReadOnlyList<int> offsets, int start = 0, double margin = 4, int threads = 0, int width = 0, int height = 0)
     {
+        if (width == 0) (width, height) = (scene.Width, scene.Height);
+        var scale = (double)scene.Width / width;
         var options = new DataprepOptions
         {
-            Width = scene.Width,
-            Height = scene.Height,
+            Width = width,
+            Height = height,
             FlowWidth = flowWidth,
             FlowHeight = flowHeight,
             Flow = flow,
@@ -34,21 +41,22 @@ public static class FlowEvaluation
             {
                 for (var i = 0; i <= needed; i++)
                 {
-                    var slot = new FrameSlot(flowWidth, flowHeight, scene.Width, scene.Height);
+                    var slot = new FrameSlot(flowWidth, flowHeight, width, height);
                     frames.Add(slot);
                     if (!reader.Next(slot))
                         throw new InvalidDataException($"{video} has only {i} frames, need {needed + 1}");
                 }
             }
-            var interior = new int[scene.Width * scene.Height];
-            for (var y = 0; y < scene.Height; y++)
+            // Output pixel centres mapped into scene pixels.
+            var interior = new int[width * height];
+            for (var y = 0; y < height; y++)
             {
-                for (var x = 0; x < scene.Width; x++)
-                    interior[y * scene.Width + x] = scene.InteriorRegionAt(start, x, y, margin);
+                for (var x = 0; x < width; x++)
+                    interior[y * width + x] = scene.InteriorRegionAt(start, (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5, margin * scale);
             }
             if (threads > 0)
                 Cv2.SetNumThreads(threads);
-            using var engine = new ScaledFlowEngine(flow, flowWidth, scene.Width, scene.Height);
+            using var engine = new ScaledFlowEngine(flow, flowWidth, width, height);
             using var result = new Mat();
             var errors = new List<double>();
             var clock = new Stopwatch();
@@ -64,8 +72,8 @@ public static class FlowEvaluation
                     var r = interior[p];
                     if (r < 0)
                         continue;
-                    var ex = f[2 * p] - (ends[r].X - starts[r].X);
-                    var ey = f[2 * p + 1] - (ends[r].Y - starts[r].Y);
+                    var ex = f[2 * p] - (ends[r].X - starts[r].X) / scale;
+                    var ey = f[2 * p + 1] - (ends[r].Y - starts[r].Y) / scale;
                     errors.Add(Math.Sqrt(ex * ex + ey * ey));
                 }
             }
