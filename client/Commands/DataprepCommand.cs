@@ -19,7 +19,7 @@ public static class DataprepCommand
     {
         var inputs = new Argument<string[]>("inputs") { Description = "Video files and/or folders of videos.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
-        var method = new Option<string>("--method") { Description = "Flow: dis-ultrafast|dis-fast|dis-medium[,vr=N][,fs=N]|farneback|deepflow|tvl1.", DefaultValueFactory = _ => "dis-medium" };
+        var method = new Option<string>("--method") { Description = "Flow: dis-ultrafast|dis-fast|dis-medium[,vr=N][,fs=N]|farneback|deepflow|tvl1.", DefaultValueFactory = _ => "dis-medium,fs=0" };
         var flowSize = new Option<string>("--flow-size") { Description = "Flow resolution WxH (output stays 256x160).", DefaultValueFactory = _ => "256x160" };
         var stride = new Option<int>("--stride") { Description = "Start frame every N frames.", DefaultValueFactory = _ => 10 };
         var maxClips = new Option<int>("--max-clips") { Description = "At most N clips per video (0 = all).", DefaultValueFactory = _ => 0 };

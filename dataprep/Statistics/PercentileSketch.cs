@@ -19,7 +19,7 @@ namespace GidCluster.Dataprep.Statistics;
 public sealed class PercentileSketch
 {
     public const int DroppedMantissaBits = 3;
-    public const int BucketsPerBin = 0x7C01 >> DroppedMantissaBits; // up to and including +infinity
+    public const int BucketsPerBin = (0x7C00 >> DroppedMantissaBits) + 1; // up to and including +infinity
     public const double RelativeErrorBound = 0.0045;
 
     private readonly long[] _counts;

@@ -60,9 +60,10 @@ GID_EXPORT int gid_cv_flow_new(const gid_flow_params* p, void** out) {
 
 GID_EXPORT void gid_cv_flow_free(void* h) { delete static_cast<flow_engine*>(h); }
 
-// Flow from `prev` to `next` (8-bit single channel, same size) into `flow` (CV_32FC2). The
-// output is zeroed first: DIS in 4.6 treats a pre-sized output as its initial guess, and a
-// reused buffer would make successive results drift (NATIVE-NOTES.md).
+// Flow from `prev` to `next` (8-bit single channel, same size) into `flow` (CV_32FC2). DIS in
+// 4.6 treats a pre-sized output as its initial guess, so a reused buffer would make successive
+// results drift (NATIVE-NOTES.md): for DIS the output is released first (no guess, as cv2's
+// calc(a, b, None)); the others get a zeroed buffer.
 GID_EXPORT int gid_cv_flow_calc(void* h, void* prev, void* next, void* flow) {
     GID_CV_GUARD({
         if (h == nullptr || prev == nullptr || next == nullptr || flow == nullptr) throw gid::argument_error("null argument");
@@ -72,8 +73,12 @@ GID_EXPORT int gid_cv_flow_calc(void* h, void* prev, void* next, void* flow) {
         auto& f = *static_cast<cv::Mat*>(flow);
         if (a.type() != CV_8UC1 || b.type() != CV_8UC1) throw gid::argument_error("flow inputs must be 8-bit grayscale");
         if (a.size() != b.size()) throw gid::argument_error("flow inputs differ in size");
-        f.create(a.size(), CV_32FC2);
-        f.setTo(cv::Scalar::all(0));
+        if (e.p.method == 0) {
+            f.release();  // DIS: no initial guess at all, exactly as cv2's calc(a, b, None)
+        } else {
+            f.create(a.size(), CV_32FC2);
+            f.setTo(cv::Scalar::all(0));
+        }
         if (e.algo) {
             e.algo->calc(a, b, f);
         } else {

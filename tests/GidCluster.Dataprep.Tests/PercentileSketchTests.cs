@@ -5,7 +5,7 @@ namespace GidCluster.Dataprep.Tests;
 
 public class PercentileSketchTests
 {
-    /// <summary>Values spread over ~8 decades (log-normal) plus exact zeros, as spectral magnitudes are.</summary>
+    /// <summary>Values spread over ~7 decades (log-normal, within fp16 range as stored volumes are) plus exact zeros.</summary>
     private static float[] Data(int seed, int count)
     {
         var rng = new Random(seed);
@@ -15,7 +15,7 @@ public class PercentileSketchTests
             var u1 = 1 - rng.NextDouble();
             var u2 = rng.NextDouble();
             var normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-            data[i] = rng.NextDouble() < 0.02 ? 0f : (float)(Math.Exp(2.5 * normal) * (rng.NextDouble() < 0.5 ? -1 : 1));
+            data[i] = rng.NextDouble() < 0.02 ? 0f : (float)(Math.Exp(2.0 * normal) * (rng.NextDouble() < 0.5 ? -1 : 1));
         }
         return data;
     }
