@@ -12,7 +12,7 @@ namespace GidCluster.Client.Benchmarks;
 /// ../shared/bench/dataprep_reference.py (python3-opencv + numpy) on the same clip with the same
 /// flow algorithm, parameters, sizes and thread count, run one after the other in this process;
 /// then the peak RSS of <c>gid dataprep</c> on the 1080p clip (looped to have clips to process).
-/// Arguments: [--video PATH] [--method dis-medium] [--threads 2] [--max-clips 0].
+/// Arguments: [--video PATH] [--method dis-medium] [--threads 2] [--max-clips 4] (0 = every clip).
 /// </summary>
 public sealed class DataprepBenchmark : IBenchmark
 {
@@ -36,7 +36,7 @@ public sealed class DataprepBenchmark : IBenchmark
         var video = Arg("--video", Path.Combine(videos, "turtle.mp4"));
         var method = Arg("--method", "dis-medium");
         var threads = int.Parse(Arg("--threads", "2"), CultureInfo.InvariantCulture);
-        var maxClips = int.Parse(Arg("--max-clips", "0"), CultureInfo.InvariantCulture);
+        var maxClips = int.Parse(Arg("--max-clips", "4"), CultureInfo.InvariantCulture);
         var reference = Path.Combine(context.SharedRoot, "bench", "dataprep_reference.py");
         if (!File.Exists(video) || !File.Exists(reference))
         {

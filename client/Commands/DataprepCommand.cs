@@ -12,7 +12,10 @@ namespace GidCluster.Client.Commands;
 /// </summary>
 public static class DataprepCommand
 {
-    /// <summary>Where samples go besides the run files; the Parquet shard writer plugs in here (one call).</summary>
+    /// <summary>
+    /// Where samples go besides the run files: (output folder, options) → sink, disposed after the
+    /// run when it is IDisposable. The Parquet shard writer plugs in here with one assignment.
+    /// </summary>
     public static Func<string, DataprepOptions, ISampleSink?> SampleSink { get; set; } = (_, _) => null;
 
     public static Command Create()
@@ -60,6 +63,7 @@ public static class DataprepCommand
                 return Task.FromResult(2);
             }
             var run = new DataprepRun(options, outDir);
+            var sink = SampleSink(outDir, options);
             var started = DateTime.UtcNow;
             AnsiConsole.Progress()
                 .AutoClear(false)
@@ -77,7 +81,7 @@ public static class DataprepCommand
                         clipTask.Description = $"clips {clipsBefore + p.Clips} · {p.VideoId}: {p.Frames} frames · {flows / seconds:0.0} flows/s";
                         clipTask.Value = p.Clips;
                     });
-                    run.Run(videos, SampleSink(outDir, options),
+                    run.Run(videos, sink,
                         onVideoStart: v =>
                         {
                             clipTask.Value = 0;
@@ -96,6 +100,7 @@ public static class DataprepCommand
                         },
                         cancel: cancel);
                 });
+            (sink as IDisposable)?.Dispose(); // a shard writer finishes its last shard here
             PrintReport(run, outDir, DateTime.UtcNow - started);
             return Task.FromResult(run.Reports.Any(r => r.Status != VideoStatus.Error) ? 0 : 1);
         });

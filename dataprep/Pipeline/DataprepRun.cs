@@ -63,7 +63,16 @@ public sealed class DataprepRun(DataprepOptions options, string outputDir)
             var id = VideoDataprep.VideoIdOf(video);
             for (var i = 2; !ids.Add(id); i++)
                 id = $"{VideoDataprep.VideoIdOf(video)}-{i}";
-            var report = VideoDataprep.Process(video, options, all, progress, id, cancel);
+            VideoReport report;
+            try
+            {
+                report = VideoDataprep.Process(video, options, all, progress, id, cancel);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Whatever else goes wrong with one video must not stop the others.
+                report = VideoReport.Failed(video, id, $"{e.GetType().Name}: {e.Message}", options.Bins);
+            }
             Sketch.Merge(report.Sketch);
             Reports.Add(report);
             onVideoDone?.Invoke(report);

@@ -79,6 +79,9 @@ public sealed class ResampledFrames : IDisposable
     public int ContainerFrameCount { get; }
     public int DecodedFrames { get; private set; }
 
+    /// <summary>True once the decoder reported the end of the stream (not when the caller stopped early).</summary>
+    public bool ReachedEnd => _ended;
+
     /// <summary>Shortest and longest interval between decoded frames (seconds); they differ for variable frame rate.</summary>
     public (double Min, double Max) IntervalRange => DecodedFrames > 1 ? (_minInterval, _maxInterval) : (0, 0);
 

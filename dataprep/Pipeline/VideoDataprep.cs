@@ -158,7 +158,7 @@ public static class VideoDataprep
             notes.Add($"variable frame rate (frame intervals {lo * 1000:0.#}–{hi * 1000:0.#} ms): resampled by timestamps");
         if (reader.NonMonotonicTimestamps > 0)
             notes.Add($"{reader.NonMonotonicTimestamps} frames without increasing timestamps: used the nominal rate for them");
-        if (reader.ContainerFrameCount > 0 && reader.DecodedFrames < reader.ContainerFrameCount * 0.9)
+        if (reader.ReachedEnd && reader.ContainerFrameCount > 0 && reader.DecodedFrames < reader.ContainerFrameCount * 0.9)
             notes.Add($"decoded {reader.DecodedFrames} of the {reader.ContainerFrameCount} frames the container announces (truncated?)");
         if (!(reader.SourceFps is > 0 and < 1000))
             notes.Add($"container reports no usable frame rate ({reader.SourceFps}); timestamps used");

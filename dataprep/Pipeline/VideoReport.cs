@@ -33,6 +33,10 @@ public sealed record VideoReport(
     TimeSpan Elapsed,
     PercentileSketch Sketch)
 {
+    /// <summary>A video that failed before anything was decoded.</summary>
+    public static VideoReport Failed(string path, string videoId, string reason, int bins = 16) =>
+        new(path, videoId, VideoStatus.Error, reason, 0, 0, 0, 0, 0, 0, 0, [], 0, 0, 0, 0, TimeSpan.Zero, new PercentileSketch(bins));
+
     public string StatusText => Status switch
     {
         VideoStatus.Ok => "ok",
