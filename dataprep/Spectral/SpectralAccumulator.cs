@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace GidCluster.Dataprep.Spectral;
 
@@ -7,18 +8,22 @@ namespace GidCluster.Dataprep.Spectral;
 /// F_1 … F_N of one clip, keeping bins k = 0 … K−1. Flows may arrive in any order, and partial
 /// accumulators of the same clip add up (<see cref="AddFrom"/>), so flows can be computed in
 /// parallel and never all held at once. Accumulates in double so the result matches numpy's
-/// float64 FFT to well below fp16 rounding.
+/// float64 FFT to well below fp16 rounding. Flows are buffered in batches of 16 and folded in
+/// with the accumulator held in registers, so the 16×4×H×W accumulator is swept once per batch
+/// rather than once per flow (a per-flow sweep is memory-bound).
 /// </summary>
 public sealed class SpectralAccumulator
 {
     public const int Bins = 16;
     public const int Frames = 149;
+    private const int BatchSize = 16;
 
     private readonly double[] _acc;     // [K, 4, H*W]: (Re x, Im x, Re y, Im y)
     private readonly double[] _cos;     // [N, K]
     private readonly double[] _sin;
-    private readonly double[] _fx;
-    private readonly double[] _fy;
+    private readonly double[] _batch;   // [BatchSize, 2, H*W]: x plane then y plane per flow
+    private readonly int[] _batchT = new int[BatchSize];
+    private int _batchCount;
 
     public SpectralAccumulator(int width, int height, int frames = Frames, int bins = Bins)
     {
@@ -41,8 +46,7 @@ public sealed class SpectralAccumulator
                 _sin[n * K + k] = Math.Sin(angle);
             }
         }
-        _fx = new double[width * height];
-        _fy = new double[width * height];
+        _batch = new double[BatchSize * 2 * width * height];
     }
 
     public int Width { get; }
@@ -50,7 +54,11 @@ public sealed class SpectralAccumulator
     public int N { get; }
     public int K { get; }
 
-    public void Clear() => Array.Clear(_acc);
+    public void Clear()
+    {
+        Array.Clear(_acc);
+        _batchCount = 0;
+    }
 
     /// <summary>Adds displacement F_t (t = 1 … N; interleaved x, y per pixel, as OpenCV's CV_32FC2) with weight e^{−2πik(t−1)/N}.</summary>
     public void Add(int t, ReadOnlySpan<float> flowXY)
@@ -60,22 +68,75 @@ public sealed class SpectralAccumulator
         var plane = Width * Height;
         if (flowXY.Length != 2 * plane)
             throw new ArgumentException($"flow has {flowXY.Length} floats, expected {2 * plane}");
+        var fx = _batch.AsSpan(_batchCount * 2 * plane, plane);
+        var fy = _batch.AsSpan(_batchCount * 2 * plane + plane, plane);
         for (var p = 0; p < plane; p++)
         {
-            _fx[p] = flowXY[2 * p];
-            _fy[p] = flowXY[2 * p + 1];
+            fx[p] = flowXY[2 * p];
+            fy[p] = flowXY[2 * p + 1];
         }
-        var n = t - 1;
+        _batchT[_batchCount++] = t;
+        if (_batchCount == BatchSize)
+            Flush();
+    }
+
+    private void Flush()
+    {
+        if (_batchCount == 0)
+            return;
+        var plane = Width * Height;
+        Span<double> c = stackalloc double[BatchSize];
+        Span<double> sn = stackalloc double[BatchSize];
+        ref var acc = ref MemoryMarshal.GetArrayDataReference(_acc);
+        ref var batch = ref MemoryMarshal.GetArrayDataReference(_batch);
+        var lanes = Vector<double>.Count;
+        var vectorEnd = plane - plane % lanes;
         for (var k = 0; k < K; k++)
         {
-            var c = _cos[n * K + k];
-            var s = -_sin[n * K + k];
+            for (var b = 0; b < _batchCount; b++)
+            {
+                var n = _batchT[b] - 1;
+                c[b] = _cos[n * K + k];
+                sn[b] = -_sin[n * K + k];
+            }
             var baseIndex = k * 4 * plane;
-            Axpy(c, _fx, _acc.AsSpan(baseIndex, plane));
-            Axpy(s, _fx, _acc.AsSpan(baseIndex + plane, plane));
-            Axpy(c, _fy, _acc.AsSpan(baseIndex + 2 * plane, plane));
-            Axpy(s, _fy, _acc.AsSpan(baseIndex + 3 * plane, plane));
+            // Each accumulator vector is loaded once per batch and updated by every flow in it.
+            for (var i = 0; i < vectorEnd; i += lanes)
+            {
+                var reX = Vector.LoadUnsafe(ref acc, (nuint)(baseIndex + i));
+                var imX = Vector.LoadUnsafe(ref acc, (nuint)(baseIndex + plane + i));
+                var reY = Vector.LoadUnsafe(ref acc, (nuint)(baseIndex + 2 * plane + i));
+                var imY = Vector.LoadUnsafe(ref acc, (nuint)(baseIndex + 3 * plane + i));
+                for (var b = 0; b < _batchCount; b++)
+                {
+                    var x = Vector.LoadUnsafe(ref batch, (nuint)(b * 2 * plane + i));
+                    var y = Vector.LoadUnsafe(ref batch, (nuint)(b * 2 * plane + plane + i));
+                    var vc = new Vector<double>(c[b]);
+                    var vs = new Vector<double>(sn[b]);
+                    reX += vc * x;
+                    imX += vs * x;
+                    reY += vc * y;
+                    imY += vs * y;
+                }
+                reX.StoreUnsafe(ref acc, (nuint)(baseIndex + i));
+                imX.StoreUnsafe(ref acc, (nuint)(baseIndex + plane + i));
+                reY.StoreUnsafe(ref acc, (nuint)(baseIndex + 2 * plane + i));
+                imY.StoreUnsafe(ref acc, (nuint)(baseIndex + 3 * plane + i));
+            }
+            for (var i = vectorEnd; i < plane; i++)
+            {
+                for (var b = 0; b < _batchCount; b++)
+                {
+                    var x = _batch[b * 2 * plane + i];
+                    var y = _batch[b * 2 * plane + plane + i];
+                    _acc[baseIndex + i] += c[b] * x;
+                    _acc[baseIndex + plane + i] += sn[b] * x;
+                    _acc[baseIndex + 2 * plane + i] += c[b] * y;
+                    _acc[baseIndex + 3 * plane + i] += sn[b] * y;
+                }
+            }
         }
+        _batchCount = 0;
     }
 
     /// <summary>Adds another accumulator of the same clip (a disjoint set of t).</summary>
@@ -83,12 +144,15 @@ public sealed class SpectralAccumulator
     {
         if (other._acc.Length != _acc.Length || other.N != N)
             throw new ArgumentException("accumulators differ in shape");
+        Flush();
+        other.Flush();
         Axpy(1.0, other._acc, _acc);
     }
 
     /// <summary>The volume as fp16 <c>[K, 4, H, W]</c>.</summary>
     public Half[] ToHalf()
     {
+        Flush();
         var result = new Half[_acc.Length];
         for (var i = 0; i < _acc.Length; i++)
             result[i] = (Half)_acc[i];
@@ -96,7 +160,11 @@ public sealed class SpectralAccumulator
     }
 
     /// <summary>The volume in double precision <c>[K, 4, H, W]</c> (a copy).</summary>
-    public double[] ToDouble() => (double[])_acc.Clone();
+    public double[] ToDouble()
+    {
+        Flush();
+        return (double[])_acc.Clone();
+    }
 
     private static void Axpy(double a, ReadOnlySpan<double> x, Span<double> y)
     {
