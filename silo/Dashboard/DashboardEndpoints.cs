@@ -31,8 +31,8 @@ public static partial class DashboardEndpoints
             throw new ArgumentException($"{PathBaseKey} must be a path like /gid (segments of letters, digits, '.', '_', '~', '-'), not '{configured}'");
         var stopping = app.Lifetime.ApplicationStopping;
 
+        // Routing matches /dashboard/ too; the absolute base keeps relative links right either way.
         app.MapGet("/dashboard", (HttpContext context) => Page(context, configured));
-        app.MapGet("/dashboard/", (HttpContext context) => Page(context, configured));
 
         app.MapGet("/api/dashboard/snapshot", async (HttpContext context, CancellationToken cancel) =>
         {

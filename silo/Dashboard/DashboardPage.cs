@@ -90,7 +90,7 @@ svg text { fill:var(--dim); font-size:11px; font-family:system-ui, sans-serif; }
       <div class="kpi"><div class="l">Training runs</div><div class="v" id="kpi-runs">–</div></div>
     </div>
     <section class="panel w7"><h2>Silos</h2><div id="silos"></div></section>
-    <section class="panel w5"><h2>Grains done (last 10 min, per 10 s)</h2><div id="throughput"></div></section>
+    <section class="panel w5"><h2 id="throughput-title">Grains done</h2><div id="throughput"></div></section>
     <section class="panel w12"><h2>Jobs</h2><div id="jobs"></div>
       <div class="legend"><span><i style="background:var(--done)"></i>done</span><span><i style="background:var(--leased)"></i>leased (running)</span><span><i style="background:var(--pending)"></i>pending</span><span><i style="background:var(--quarantined)"></i>quarantined</span></div>
     </section>
@@ -260,9 +260,11 @@ function renderThroughput(s) {
   // The cumulative count over the window, as a line on its own scale.
   let acc = 0; const pts = t.donePerBucket.map((v, i) => { acc += v; return [L + (i + 1) * bw, H - B - (H - B - T) * acc / Math.max(1, total)]; });
   if (total) svg.append(h("svg:polyline", { points: pts.map(p => p.join(",")).join(" "), fill: "none", stroke: "#38bdf8", "stroke-width": 1.5 }));
-  for (const m of [10, 5, 0]) svg.append(h("svg:text", { x: L + (W - L - 4) * (1 - m / 10), y: H - 6, "text-anchor": m === 10 ? "start" : m === 0 ? "end" : "middle", text: m ? "−" + m + " min" : "now" }));
-  set("throughput", h("div", {}, svg, h("div", { cls: "legend" }, h("span", {}, h("i", { style: "background:#22c55e" }), "per 10 s"),
-    h("span", {}, h("i", { style: "background:#38bdf8" }), "cumulative"), h("span", { text: total + " grains in 10 min" }))));
+  const span = t.windowSeconds, label = sec => sec >= 60 ? fmt(sec / 60, sec % 60 ? 1 : 0) + " min" : sec + " s";
+  for (const f of [1, 0.5, 0]) svg.append(h("svg:text", { x: L + (W - L - 4) * (1 - f), y: H - 6, "text-anchor": f === 1 ? "start" : f === 0 ? "end" : "middle", text: f ? "−" + label(span * f) : "now" }));
+  $("throughput-title").textContent = "Grains done (last " + label(span) + ", per " + label(t.bucketSeconds) + ")";
+  set("throughput", h("div", {}, svg, h("div", { cls: "legend" }, h("span", {}, h("i", { style: "background:#22c55e" }), "per " + label(t.bucketSeconds)),
+    h("span", {}, h("i", { style: "background:#38bdf8" }), "cumulative"), h("span", { text: total + " grains in " + label(span) }))));
 }
 
 function renderJobs(s) {
@@ -308,11 +310,14 @@ function lineChart(series, { logY = false, xLabel = "", yLabel = "", xFmt = v =>
   const xs = all.map(p => p[0]), ys = all.map(p => logY ? Math.log10(p[1]) : p[1]);
   let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (x1 === x0) x1 = x0 + 1; if (y1 === y0) { y1 += 0.5; y0 -= 0.5; }
+  // A log axis spans whole decades, so its ticks read 1e-3, 1e-2, ...
+  if (logY) { y0 = Math.floor(y0); y1 = Math.max(y0 + 1, Math.ceil(y1)); }
+  const ticks = logY ? Math.min(y1 - y0, 6) : 4;
   const X = v => L + (W - L - R) * (v - x0) / (x1 - x0), Y = v => T + (H - T - B) * (1 - ((logY ? Math.log10(v) : v) - y0) / (y1 - y0));
-  for (let k = 0; k <= 4; k++) {
-    const yv = y0 + (y1 - y0) * k / 4, y = T + (H - T - B) * (1 - k / 4);
+  for (let k = 0; k <= ticks; k++) {
+    const yv = y0 + (y1 - y0) * k / ticks, y = T + (H - T - B) * (1 - k / ticks);
     svg.append(h("svg:line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#263040" }),
-      h("svg:text", { x: L - 6, y: y + 4, "text-anchor": "end", text: logY ? "1e" + yv.toFixed(1) : Number(yv.toPrecision(3)).toString() }));
+      h("svg:text", { x: L - 6, y: y + 4, "text-anchor": "end", text: logY ? (Number.isInteger(yv) ? "1e" + yv : "") : Number(yv.toPrecision(3)).toString() }));
   }
   for (let k = 0; k <= 4; k++) { const xv = x0 + (x1 - x0) * k / 4; svg.append(h("svg:text", { x: X(xv), y: H - 16, "text-anchor": k === 0 ? "start" : k === 4 ? "end" : "middle", text: xFmt(xv) })); }
   svg.append(h("svg:text", { x: (L + W - R) / 2, y: H - 2, "text-anchor": "middle", text: xLabel }), h("svg:text", { x: 12, y: T + (H - T - B) / 2, transform: `rotate(-90 12 ${T + (H - T - B) / 2})`, "text-anchor": "middle", text: yLabel }));
@@ -328,11 +333,13 @@ function renderRuns(s) {
   set("runs", h("div", {}, s.runs.map(r => {
     const head = h("div", {}, h("span", { cls: "mono", text: r.id + " " }), badge(r.state), r.error ? h("span", { cls: "err", text: " " + r.error }) : null);
     if (!r.loss && !r.stepRate) return h("div", { "data-run": r.id }, head, empty("no training metrics yet"));
-    const t0 = (r.loss || r.stepRate).at[0];
-    const pts = ser => ser.at.map((a, i) => [(a - t0) / 60000, ser.values[i]]);
+    const first = r.loss || r.stepRate, t0 = first.at[0];
+    // Minutes for real runs; seconds while a run is younger than two minutes.
+    const unit = first.at[first.at.length - 1] - t0 < 120000 ? 1000 : 60000, unitName = unit === 1000 ? "seconds" : "minutes";
+    const pts = ser => ser.at.map((a, i) => [(a - t0) / unit, ser.values[i]]);
     const charts = h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:10px" },
-      r.loss ? lineChart([{ name: "loss", color: "#f59e0b", points: pts(r.loss) }], { logY: true, xLabel: "minutes", yLabel: "loss (log)", xFmt: v => fmt(v, 1) }) : empty("no loss samples yet"),
-      r.stepRate ? lineChart([{ name: "steps/s", color: "#38bdf8", points: pts(r.stepRate) }], { xLabel: "minutes", yLabel: "steps / s", xFmt: v => fmt(v, 1) }) : empty("no step-rate samples yet"));
+      r.loss ? lineChart([{ name: "loss", color: "#f59e0b", points: pts(r.loss) }], { logY: true, xLabel: unitName, yLabel: "loss (log)", xFmt: v => fmt(v, 1) }) : empty("no loss samples yet"),
+      r.stepRate ? lineChart([{ name: "steps/s", color: "#38bdf8", points: pts(r.stepRate) }], { xLabel: unitName, yLabel: "steps / s", xFmt: v => fmt(v, 1) }) : empty("no step-rate samples yet"));
     return h("div", { "data-run": r.id }, head, charts);
   })));
 }

@@ -56,8 +56,8 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
 
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
     private const int RecentJobs = 20;
-    private const int WindowSeconds = 600;
-    private const int BucketSeconds = 10;
+    private const int MaxWindowSeconds = 600;
+    private const int Buckets = 60;
     private const int MaxSeriesPoints = 400;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -111,8 +111,13 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
         {
             [GrainStates.Pending] = 0, [GrainStates.Leased] = 0, [GrainStates.Done] = 0, [GrainStates.Quarantined] = 0,
         };
-        var buckets = new int[WindowSeconds / BucketSeconds];
-        var windowStart = now - WindowSeconds * 1000L;
+        // The window spans the work in view: from one minute (a fresh job) up to ten; always 60 buckets.
+        var oldestActive = jobs.Where(j => j.Kind != JobKinds.TrainingRun && (j.State is JobStates.Running or JobStates.Merging || now - j.UpdatedAt < MaxWindowSeconds * 1000L))
+            .Select(j => j.CreatedAt).DefaultIfEmpty(now).Min();
+        var windowSeconds = (int)Math.Clamp(Math.Ceiling((now - oldestActive) / 60_000.0) * 60, 60, MaxWindowSeconds);
+        var bucketSeconds = windowSeconds / Buckets;
+        var buckets = new int[Buckets];
+        var windowStart = now - windowSeconds * 1000L;
         var jobViews = new List<DashboardJob>();
         foreach (var job in jobs.Where(j => j.Kind != JobKinds.TrainingRun))
         {
@@ -121,7 +126,7 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
             foreach (var (state, count) in byState)
                 totals[state] = totals.GetValueOrDefault(state) + count;
             foreach (var g in grains.Where(g => g.State == GrainStates.Done && g.UpdatedAt >= windowStart && g.UpdatedAt <= now))
-                buckets[Math.Min(buckets.Length - 1, (int)((g.UpdatedAt - windowStart) / (BucketSeconds * 1000L)))]++;
+                buckets[Math.Min(buckets.Length - 1, (int)((g.UpdatedAt - windowStart) / (bucketSeconds * 1000L)))]++;
             var videos = grains.Where(g => g.Kind == GrainKinds.Video).ToList();
             var done = videos.Where(g => g.State == GrainStates.Done).ToList();
             jobViews.Add(new DashboardJob(job.Id, job.Kind, job.State, job.CreatedAt, job.UpdatedAt, byState, videos.Count, done.Count,
@@ -138,7 +143,7 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
             .Select(e => new DashboardEvent(e.At, e.JobId, e.SiloId, e.Kind, e.Message)).ToList();
         var spectrum = jobViews.FirstOrDefault(j => j.HasSpectrum);
         return new DashboardSnapshot(now, Math.Round(clock.Elapsed.TotalMilliseconds, 2), store.Describe(), blobs.Describe(), silos, jobViews, totals,
-            new DashboardThroughput(WindowSeconds, BucketSeconds, now, buckets), runs, events,
+            new DashboardThroughput(windowSeconds, bucketSeconds, now, buckets), runs, events,
             spectrum == null ? null : new DashboardSpectrumRef(spectrum.Id));
     }
 

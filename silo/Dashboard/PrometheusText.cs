@@ -36,8 +36,10 @@ public static class PrometheusText
         w.Family("gid_job_videos_per_minute", "Videos finished per minute over the last five minutes, per job.");
         foreach (var j in s.Jobs.Where(j => j.Videos > 0))
             w.Sample("gid_job_videos_per_minute", j.VideosPerMinute, ("job", j.Id));
-        w.Family("gid_grains_done_window", $"Grains finished in the last {s.Throughput.WindowSeconds} seconds.");
+        w.Family("gid_grains_done_window", "Grains finished within the last gid_grains_done_window_seconds.");
         w.Sample("gid_grains_done_window", s.Throughput.DonePerBucket.Sum());
+        w.Family("gid_grains_done_window_seconds", "Length of that window (one to ten minutes, following the work in view).");
+        w.Sample("gid_grains_done_window_seconds", s.Throughput.WindowSeconds);
 
         w.Family("gid_training_loss", "Latest recorded training loss per run.");
         foreach (var r in s.Runs.Where(r => r.Loss != null))
