@@ -299,7 +299,10 @@ function renderErrors(s) {
 
 function renderEvents(s) {
   if (!s.events.length) { set("events", empty("no events yet")); return; }
-  set("events", h("table", { cls: "events" }, s.events.map(e => h("tr", {}, h("td", { cls: "mono", text: clock(e.at) }), h("td", { text: e.kind }), h("td", { text: e.message })))));
+  // Long messages (ffmpeg's) are cut here; the errors panel has them whole.
+  const cut = m => m.length > 160 ? m.slice(0, 157) + "…" : m;
+  set("events", h("table", { cls: "events" }, s.events.map(e => h("tr", {}, h("td", { cls: "mono", text: clock(e.at) }), h("td", { text: e.kind }),
+    h("td", { cls: "mono", text: e.grain ? e.grain.split("/").pop() : (e.job || e.silo || "") }), h("td", { title: e.message, text: cut(e.message) })))));
 }
 
 function lineChart(series, { logY = false, xLabel = "", yLabel = "", xFmt = v => fmt(v, 0), W = 560, H = 200 } = {}) {
@@ -338,8 +341,8 @@ function renderRuns(s) {
     const unit = first.at[first.at.length - 1] - t0 < 120000 ? 1000 : 60000, unitName = unit === 1000 ? "seconds" : "minutes";
     const pts = ser => ser.at.map((a, i) => [(a - t0) / unit, ser.values[i]]);
     const charts = h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:10px" },
-      r.loss ? lineChart([{ name: "loss", color: "#f59e0b", points: pts(r.loss) }], { logY: true, xLabel: unitName, yLabel: "loss (log)", xFmt: v => fmt(v, 1) }) : empty("no loss samples yet"),
-      r.stepRate ? lineChart([{ name: "steps/s", color: "#38bdf8", points: pts(r.stepRate) }], { xLabel: unitName, yLabel: "steps / s", xFmt: v => fmt(v, 1) }) : empty("no step-rate samples yet"));
+      r.loss ? lineChart([{ name: "loss", color: "#f59e0b", points: pts(r.loss) }], { logY: true, xLabel: unitName, yLabel: "loss (log)", xFmt: v => fmt(v, 2) }) : empty("no loss samples yet"),
+      r.stepRate ? lineChart([{ name: "steps/s", color: "#38bdf8", points: pts(r.stepRate) }], { xLabel: unitName, yLabel: "steps / s", xFmt: v => fmt(v, 2) }) : empty("no step-rate samples yet"));
     return h("div", { "data-run": r.id }, head, charts);
   })));
 }

@@ -29,7 +29,7 @@ public sealed record DashboardRun(
 /// <summary>Done grains per bucket over the last <see cref="WindowSeconds"/>.</summary>
 public sealed record DashboardThroughput(int WindowSeconds, int BucketSeconds, long EndsAt, IReadOnlyList<int> DonePerBucket);
 
-public sealed record DashboardEvent(long At, string? Job, string? Silo, string Kind, string Message);
+public sealed record DashboardEvent(long At, string? Job, string? Grain, string? Silo, string Kind, string Message);
 
 /// <summary>Everything the dashboard page and the Prometheus export show, from one pass over the store.</summary>
 public sealed record DashboardSnapshot(
@@ -109,7 +109,10 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
 
         var totals = new SortedDictionary<string, int>(StringComparer.Ordinal)
         {
-            [GrainStates.Pending] = 0, [GrainStates.Leased] = 0, [GrainStates.Done] = 0, [GrainStates.Quarantined] = 0,
+            [GrainStates.Pending] = 0,
+            [GrainStates.Leased] = 0,
+            [GrainStates.Done] = 0,
+            [GrainStates.Quarantined] = 0,
         };
         // The window spans the work in view: from one minute (a fresh job) up to ten; always 60 buckets.
         var oldestActive = jobs.Where(j => j.Kind != JobKinds.TrainingRun && (j.State is JobStates.Running or JobStates.Merging || now - j.UpdatedAt < MaxWindowSeconds * 1000L))
@@ -139,8 +142,8 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
         foreach (var run in jobs.Where(j => j.Kind == JobKinds.TrainingRun))
             runs.Add(await RunAsync(run, now, cancel));
 
-        var events = (await store.ListEventsAsync(null, 15, cancel))
-            .Select(e => new DashboardEvent(e.At, e.JobId, e.SiloId, e.Kind, e.Message)).ToList();
+        var events = (await store.ListEventsAsync(null, 12, cancel))
+            .Select(e => new DashboardEvent(e.At, e.JobId, e.GrainId, e.SiloId, e.Kind, e.Message)).ToList();
         var spectrum = jobViews.FirstOrDefault(j => j.HasSpectrum);
         return new DashboardSnapshot(now, Math.Round(clock.Elapsed.TotalMilliseconds, 2), store.Describe(), blobs.Describe(), silos, jobViews, totals,
             new DashboardThroughput(windowSeconds, bucketSeconds, now, buckets), runs, events,

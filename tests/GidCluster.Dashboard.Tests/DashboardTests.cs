@@ -47,6 +47,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         {
             await Store.AddMetricAsync(Silo.Options.Id, "train.loss/run-metrics", 2.0 * Math.Exp(-i / 6.0) + 0.05);
             await Store.AddMetricAsync(Silo.Options.Id, "train.steps_per_s/run-metrics", 3.5 + i % 3 * 0.1);
+            await Task.Delay(30); // samples at distinct times, as a trainer's would be
         }
         foreach (var step in new[] { 100L, 200L })
         {
@@ -237,6 +238,32 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Equal(2.0 * Math.Exp(-19 / 6.0) + 0.05, One("gid_training_loss", ("run", "run-metrics")), 9);
         Assert.DoesNotContain(samples, s => s.Name == "gid_training_loss" && s.Labels["run"] == "run-quiet");
         Assert.Equal(2, One("gid_jobs", ("kind", "training"), ("state", "running")));
+    }
+
+    [Fact]
+    public async Task Watchers_share_one_cached_snapshot_and_the_stream_pushes_fresh_ones()
+    {
+        static long At(string json) => JsonDocument.Parse(json).RootElement.GetProperty("generatedAt").GetInt64();
+        // Two readers within the cache age get the same snapshot (one store pass); a later one gets a new one.
+        var a = At((await GetAsync("api/dashboard/snapshot")).Body);
+        var b = At((await GetAsync("api/dashboard/snapshot")).Body);
+        Assert.Equal(a, b);
+        await Task.Delay(1300);
+        Assert.True(At((await GetAsync("api/dashboard/snapshot")).Body) > a);
+
+        // The SSE stream: event blocks with a JSON snapshot each, newer ones as time passes.
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var response = await _silo.Http.SendAsync(_silo.Request(HttpMethod.Get, "api/dashboard/stream"), HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel.Token));
+        var times = new List<long>();
+        while (times.Count < 2)
+        {
+            var line = await reader.ReadLineAsync(cancel.Token) ?? throw new InvalidOperationException("stream ended");
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+                times.Add(At(line["data: ".Length..]));
+        }
+        Assert.True(times[1] > times[0]);
     }
 
     [Fact]
