@@ -5,6 +5,7 @@ using GidCluster.Grains.Store;
 using GidCluster.Silo.Auth;
 using GidCluster.Silo.Blobs;
 using GidCluster.Silo.Cluster;
+using GidCluster.Silo.Dashboard;
 using GidCluster.Silo.Ingestion;
 using GidCluster.Silo.Runs;
 using GidCluster.Silo.Workers;
@@ -47,6 +48,7 @@ public static class SiloHost
             app.MapRuns();
             app.MapCluster();
             app.MapBlobs();
+            app.MapDashboard();
         }
         return app;
     }
