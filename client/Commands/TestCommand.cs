@@ -34,26 +34,23 @@ public static partial class TestCommand
             start.ArgumentList.Add(filter);
         }
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet test");
-        int passed = 0, failed = 0, skipped = 0, projects = 0;
+        // One summary per test assembly (keyed, so a repeated line is not counted twice).
+        var summaries = new Dictionary<string, (int Passed, int Failed, int Skipped)>();
         while (process.StandardOutput.ReadLine() is { } line)
         {
             Console.WriteLine(line);
             var m = SummaryLine().Match(line);
             if (m.Success)
-            {
-                projects++;
-                failed += int.Parse(m.Groups["failed"].Value);
-                passed += int.Parse(m.Groups["passed"].Value);
-                skipped += int.Parse(m.Groups["skipped"].Value);
-            }
+                summaries[m.Groups["assembly"].Value] = (int.Parse(m.Groups["passed"].Value), int.Parse(m.Groups["failed"].Value), int.Parse(m.Groups["skipped"].Value));
         }
         process.WaitForExit();
+        var (projects, passed, failed, skipped) = (summaries.Count, summaries.Values.Sum(s => s.Passed), summaries.Values.Sum(s => s.Failed), summaries.Values.Sum(s => s.Skipped));
         Console.WriteLine();
         Console.WriteLine($"{projects} test projects");
         Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped");
         return process.ExitCode != 0 || failed > 0 || passed == 0 ? 1 : 0;
     }
 
-    [GeneratedRegex(@"(Passed|Failed)!\s+-\s+Failed:\s+(?<failed>\d+),\s+Passed:\s+(?<passed>\d+),\s+Skipped:\s+(?<skipped>\d+)")]
+    [GeneratedRegex(@"(Passed|Failed)!\s+-\s+Failed:\s+(?<failed>\d+),\s+Passed:\s+(?<passed>\d+),\s+Skipped:\s+(?<skipped>\d+).*?-\s+(?<assembly>\S+\.dll)")]
     private static partial Regex SummaryLine();
 }
