@@ -199,6 +199,8 @@ GID_EXPORT int gid_t_alias(th h, th* out) { GID_TORCH_GUARD(*out = wrap(T(h))); 
 
 // ---- in place (optimizers, EMA, init; under no_grad on the managed side) -------------------
 
+// Replaces the data of dst keeping its identity (Parameter objects survive Module.to).
+GID_EXPORT int gid_t_set_data(th dst, th src) { GID_TORCH_GUARD(T(dst).set_data(T(src))); }
 GID_EXPORT int gid_t_copy_(th dst, th src) { GID_TORCH_GUARD(T(dst).copy_(T(src))); }
 GID_EXPORT int gid_t_fill_(th h, double v) { GID_TORCH_GUARD(T(h).fill_(v)); }
 GID_EXPORT int gid_t_zero_(th h) { GID_TORCH_GUARD(T(h).zero_()); }

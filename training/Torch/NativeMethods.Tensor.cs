@@ -38,6 +38,7 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib)] internal static extern int gid_t_contiguous(TensorHandle t, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_alias(TensorHandle t, out IntPtr r);
 
+    [DllImport(Lib)] internal static extern int gid_t_set_data(TensorHandle dst, TensorHandle src);
     [DllImport(Lib)] internal static extern int gid_t_copy_(TensorHandle dst, TensorHandle src);
     [DllImport(Lib)] internal static extern int gid_t_fill_(TensorHandle t, double v);
     [DllImport(Lib)] internal static extern int gid_t_zero_(TensorHandle t);
