@@ -327,6 +327,9 @@ GID_EXPORT int gid_t_flip(th a, const int64_t* s, int n, th* out) { GID_TORCH_GU
 GID_EXPORT int gid_t_roll(th a, const int64_t* shifts, const int64_t* d, int n, th* out) {
     GID_TORCH_GUARD(*out = wrap(at::roll(T(a), dims(shifts, n), dims(d, n))));
 }
+GID_EXPORT int gid_t_as_strided(th a, const int64_t* size, const int64_t* stride, int n, int64_t offset, th* out) {
+    GID_TORCH_GUARD(*out = wrap(at::as_strided(T(a), dims(size, n), dims(stride, n), offset)));
+}
 GID_EXPORT int gid_t_transpose(th a, int64_t d0, int64_t d1, th* out) {
     GID_TORCH_GUARD(*out = wrap(at::transpose(T(a), d0, d1)));
 }

@@ -69,6 +69,7 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib)] internal static extern int gid_t_permute(TensorHandle a, long* s, int n, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_flip(TensorHandle a, long* s, int n, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_roll(TensorHandle a, long* shifts, long* dims, int n, out IntPtr r);
+    [DllImport(Lib)] internal static extern int gid_t_as_strided(TensorHandle a, long* size, long* stride, int n, long offset, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_transpose(TensorHandle a, long d0, long d1, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_unsqueeze(TensorHandle a, long d, out IntPtr r);
     [DllImport(Lib)] internal static extern int gid_t_squeeze(TensorHandle a, long d, int hasDim, out IntPtr r);

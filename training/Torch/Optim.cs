@@ -132,6 +132,98 @@ public static unsafe partial class torch
                     exp_avg_sq.to(parameter.device, parameter.dtype, copy: true).DetachFromDisposeScope());
             }
 
+            /// <summary>
+            /// The optimizer state in torch.optim's layout ({'state': {index: {'step', 'exp_avg', 'exp_avg_sq'}},
+            /// 'param_groups': [...]}), so torch.save of it loads into Python's AdamW and back. Tensors are shared, not copied.
+            /// </summary>
+            public Dictionary<string, object?> state_dict()
+            {
+                var stateByIndex = new Dictionary<long, object?>();
+                var groups = new List<object?>();
+                long index = 0;
+                foreach (var g in param_groups)
+                {
+                    var ids = new List<object?>();
+                    foreach (var p in g.parameters)
+                    {
+                        if (_state.TryGetValue(p, out var s))
+                        {
+                            stateByIndex[index] = new Dictionary<string, object?>
+                            {
+                                ["step"] = scalar_tensor(s.step),
+                                ["exp_avg"] = s.exp_avg,
+                                ["exp_avg_sq"] = s.exp_avg_sq,
+                            };
+                        }
+                        ids.Add(index++);
+                    }
+                    groups.Add(new Dictionary<string, object?>
+                    {
+                        ["lr"] = g.lr,
+                        ["betas"] = new PyTuple(g.beta1, g.beta2),
+                        ["eps"] = g.eps,
+                        ["weight_decay"] = g.weight_decay,
+                        ["amsgrad"] = false,
+                        ["foreach"] = null,
+                        ["maximize"] = false,
+                        ["capturable"] = false,
+                        ["initial_lr"] = g.initial_lr,
+                        ["params"] = ids,
+                    });
+                }
+                return new Dictionary<string, object?> { ["state"] = stateByIndex, ["param_groups"] = groups };
+            }
+
+            /// <summary>Loads a state in torch.optim's layout (from <see cref="state_dict"/> or Python's optimizer.state_dict()).</summary>
+            public void load_state_dict(object? saved)
+            {
+                if (saved is not Dictionary<string, object?> root || root.GetValueOrDefault("param_groups") is not List<object?> groups
+                    || root.GetValueOrDefault("state") is not { } stateValue)
+                    throw new InvalidDataException("optimizer state must be a dict with 'state' and 'param_groups'");
+                if (groups.Count != param_groups.Count)
+                    throw new InvalidDataException($"optimizer state has {groups.Count} parameter group(s), this optimizer has {param_groups.Count}");
+                var states = stateValue as Dictionary<long, object?> ?? (stateValue is Dictionary<string, object?> { Count: 0 } ? [] :
+                    throw new InvalidDataException("optimizer 'state' must be keyed by parameter index"));
+                for (var gi = 0; gi < groups.Count; gi++)
+                {
+                    if (groups[gi] is not Dictionary<string, object?> saved_group || saved_group.GetValueOrDefault("params") is not List<object?> ids)
+                        throw new InvalidDataException($"param_groups[{gi}] lacks 'params'");
+                    var group = param_groups[gi];
+                    if (ids.Count != group.parameters.Count)
+                        throw new InvalidDataException($"param_groups[{gi}] has {ids.Count} parameters, this optimizer's group has {group.parameters.Count}");
+                    group.lr = Number(saved_group, "lr");
+                    group.eps = Number(saved_group, "eps");
+                    group.weight_decay = Number(saved_group, "weight_decay");
+                    if (saved_group.GetValueOrDefault("betas") is PyTuple { Items: [var b1, var b2] })
+                    {
+                        group.beta1 = Convert.ToDouble(b1, System.Globalization.CultureInfo.InvariantCulture);
+                        group.beta2 = Convert.ToDouble(b2, System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                    if (saved_group.ContainsKey("initial_lr")) group.initial_lr = Number(saved_group, "initial_lr");
+                    for (var i = 0; i < ids.Count; i++)
+                    {
+                        if (ids[i] is not long id || !states.TryGetValue(id, out var entry)) continue;
+                        if (entry is not Dictionary<string, object?> s || s.GetValueOrDefault("exp_avg") is not Tensor m || s.GetValueOrDefault("exp_avg_sq") is not Tensor v)
+                            throw new InvalidDataException($"state of parameter {id} lacks exp_avg/exp_avg_sq tensors");
+                        var step = s.GetValueOrDefault("step") switch
+                        {
+                            Tensor t => t.item(),
+                            double d => d,
+                            long l => l,
+                            var other => throw new InvalidDataException($"state of parameter {id} has step {Describe(other)}"),
+                        };
+                        set_state(group.parameters[i], step, m, v);
+                    }
+                }
+            }
+
+            private static double Number(Dictionary<string, object?> d, string key) => d.GetValueOrDefault(key) switch
+            {
+                double x => x,
+                long l => l,
+                var other => throw new InvalidDataException($"param group '{key}' is {Describe(other)}, not a number"),
+            };
+
             public void Dispose()
             {
                 foreach (var s in _state.Values)
