@@ -74,3 +74,19 @@ public class DistributedTests
         Assert.Contains(torch.cuda_compiled ? "nccl" : "CUDA", e.Message);
     }
 }
+
+/// <summary>10,000 training iterations in dispose scopes must not grow the process (its own process, so other tests do not disturb RSS).</summary>
+public class MemoryTests
+{
+    [Fact]
+    public void Ten_thousand_scoped_training_steps_grow_RSS_by_less_than_50_MB_after_warmup()
+    {
+        var result = Programs.Run("dotnet", [typeof(Worker).Assembly.Location, "memory", "10000", "500"], TimeSpan.FromMinutes(4));
+        Assert.True(result.ExitCode == 0, result.Combined);
+        var parts = result.Stdout.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var warm = long.Parse(parts[Array.IndexOf(parts, "RSS_WARM") + 1]);
+        var end = long.Parse(parts[Array.IndexOf(parts, "RSS_END") + 1]);
+        var growth = (end - warm) / (1024.0 * 1024.0);
+        Assert.True(growth < 50, $"RSS grew by {growth:F1} MB (from {warm / 1048576.0:F1} MB after warm-up to {end / 1048576.0:F1} MB)");
+    }
+}
