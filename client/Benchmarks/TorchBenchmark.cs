@@ -15,7 +15,7 @@ namespace GidCluster.Client.Benchmarks;
 /// <c>gid bench torch</c>: one training step of the reference U-Net (../shared/bench/unet_step_reference.py),
 /// built identically over our binding, timed against Python in the same run with the same thread
 /// count; first checks that the C# network is the same (Python's initial weights, one forward pass);
-/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 10 --warmup 2 --threads 2.
+/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 5 --warmup 2 --rounds 3 --threads (cores).
 /// </summary>
 public sealed class TorchBenchmark : IBenchmark
 {
@@ -26,7 +26,8 @@ public sealed class TorchBenchmark : IBenchmark
     public Task<int> RunAsync(BenchContext context, CancellationToken cancel)
     {
         var batch = Option(context.Arguments, "--batch", 8);
-        var steps = Option(context.Arguments, "--steps", 10);
+        var steps = Option(context.Arguments, "--steps", 5);
+        var rounds = Math.Max(1, Option(context.Arguments, "--rounds", 3));
         var warmup = Option(context.Arguments, "--warmup", 2);
         var threads = Option(context.Arguments, "--threads", Environment.ProcessorCount);
         const int height = 40, width = 64;
@@ -56,12 +57,25 @@ public sealed class TorchBenchmark : IBenchmark
             return Task.FromResult(1);
         }
 
-        // 2. Training step, Python then C#, same shapes, steps and threads.
-        var pyJson = Python([script, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", $"{steps}",
-            "--warmup", $"{warmup}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
-        using var doc = JsonDocument.Parse(pyJson.Trim().Split('\n')[^1]);
-        var pyMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
-        var csMs = TimeTrainingStep(batch, height, width, steps, warmup);
+        // 2. Training step. The two sides alternate in rounds so that load from other processes on
+        // the machine falls on both alike; each side's figure is the median over all its timed steps.
+        var pySteps = new List<double>();
+        var csSteps = new List<double>();
+        using (var trainer = new Trainer(batch, height, width))
+        {
+            trainer.Run(warmup);
+            for (var round = 0; round < rounds; round++)
+            {
+                var pyJson = Python([script, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", $"{steps}",
+                    "--warmup", $"{warmup}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
+                using var doc = JsonDocument.Parse(pyJson.Trim().Split('\n')[^1]);
+                pySteps.Add(doc.RootElement.GetProperty("ms_per_step").GetDouble());
+                csSteps.AddRange(trainer.Run(steps));
+                Console.WriteLine($"round {round + 1}/{rounds}: C# {Median(csSteps):F1} ms, Python {Median(pySteps):F1} ms (medians so far)");
+            }
+        }
+        var pyMs = Median(pySteps);
+        var csMs = Median(csSteps);
         Console.WriteLine($"training step (batch {batch}, {height}x{width}, {threads} threads): C# {csMs:F1} ms, Python {pyMs:F1} ms, ratio {csMs / pyMs:F3}");
 
         // 3. Per-op overhead: a 1-element add.
@@ -78,36 +92,60 @@ public sealed class TorchBenchmark : IBenchmark
         {
             ["threads"] = $"{threads}",
             ["batch"] = $"{batch}",
-            ["steps"] = $"{steps}",
+            ["steps"] = $"{steps} x {rounds} rounds",
             ["libtorch"] = torch.__version__,
         });
         return Task.FromResult(0);
     }
 
-    private static double TimeTrainingStep(int batch, int height, int width, int steps, int warmup)
+    private static double Median(List<double> values)
     {
-        torch.manual_seed(0);
-        using var net = new UNet();
-        using var opt = new optim.AdamW(net.parameters(), lr: 1e-4, weight_decay: 0.01);
-        using var data = torch.NewDisposeScope();
-        var x = torch.randn([batch, 7, height, width]);
-        var t = torch.randint(0, 1000, [batch]);
-        var k = torch.randint(0, 16, [batch]);
-        var y = torch.randn([batch, 4, height, width]);
-        var times = new List<double>();
-        for (var i = 0; i < warmup + steps; i++)
+        var v = values.Order().ToList();
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
+
+    /// <summary>The reference's training step on random data of the same shapes: zero_grad, MSE, backward, AdamW.</summary>
+    private sealed class Trainer : IDisposable
+    {
+        private readonly UNet _net;
+        private readonly optim.AdamW _opt;
+        private readonly Tensor _x, _t, _k, _y;
+
+        public Trainer(int batch, int height, int width)
         {
-            var clock = Stopwatch.StartNew();
-            using (var scope = torch.NewDisposeScope())
-            {
-                opt.zero_grad();
-                F.mse_loss(net.forward(x, t, k), y).backward();
-                opt.step();
-            }
-            if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+            torch.manual_seed(0);
+            _net = new UNet();
+            _opt = new optim.AdamW(_net.parameters(), lr: 1e-4, weight_decay: 0.01);
+            _x = torch.randn([batch, 7, height, width]);
+            _t = torch.randint(0, 1000, [batch]);
+            _k = torch.randint(0, 16, [batch]);
+            _y = torch.randn([batch, 4, height, width]);
         }
-        times.Sort();
-        return times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+
+        /// <summary>Runs <paramref name="steps"/> steps; returns each one's milliseconds.</summary>
+        public List<double> Run(int steps)
+        {
+            var times = new List<double>();
+            for (var i = 0; i < steps; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                using (var scope = torch.NewDisposeScope())
+                {
+                    _opt.zero_grad();
+                    F.mse_loss(_net.forward(_x, _t, _k), _y).backward();
+                    _opt.step();
+                }
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            return times;
+        }
+
+        public void Dispose()
+        {
+            _opt.Dispose();
+            _net.Dispose();
+            foreach (var t in new[] { _x, _t, _k, _y }) t.Dispose();
+        }
     }
 
     private static double AddOverheadMicroseconds()
