@@ -8,7 +8,8 @@ internal static unsafe partial class NativeMethods
     [DllImport(Lib)] internal static extern int gid_store_file([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int worldSize, out IntPtr store);
     [DllImport(Lib)] internal static extern int gid_store_tcp([MarshalAs(UnmanagedType.LPUTF8Str)] string host, int port, int worldSize, int isMaster, long timeoutMs, out IntPtr store);
     [DllImport(Lib)] internal static extern void gid_store_free(IntPtr store);
-    [DllImport(Lib)] internal static extern int gid_pg_new(IntPtr store, [MarshalAs(UnmanagedType.LPUTF8Str)] string backend, int rank, int size, long timeoutMs,
+    [DllImport(Lib)]
+    internal static extern int gid_pg_new(IntPtr store, [MarshalAs(UnmanagedType.LPUTF8Str)] string backend, int rank, int size, long timeoutMs,
         [MarshalAs(UnmanagedType.LPUTF8Str)] string bindAddress, out IntPtr pg);
     [DllImport(Lib)] internal static extern void gid_pg_free(IntPtr pg);
     [DllImport(Lib)] internal static extern int gid_pg_all_reduce(IntPtr pg, TensorHandle t, int op);
