@@ -1,0 +1,127 @@
+using System.Text.Json;
+using GidCluster.TestSupport;
+using Xunit;
+#pragma warning disable CS8981
+using nn = GidCluster.Torch.torch.nn;
+#pragma warning restore CS8981
+using Tensor = GidCluster.Torch.torch.Tensor;
+
+namespace GidCluster.Torch.Tests;
+
+/// <summary>
+/// Modules against torch.nn: Python builds each module (seeded), C# builds the same one, checks that
+/// parameter names and shapes agree, loads Python's weights through load_state_dict, and compares
+/// the output and the input and parameter gradients within 1e-5.
+/// </summary>
+public sealed class GoldenModuleTests(GoldenModuleTests.Reference reference) : IClassFixture<GoldenModuleTests.Reference>
+{
+    public sealed record Case(string Name, string Python, string Input, Func<nn.Module> Build, Func<nn.Module, Tensor, Tensor> Forward);
+
+    private static Tensor Call(nn.Module m, Tensor x) => ((nn.Module<Tensor, Tensor>)m).forward(x);
+
+    public static readonly Case[] Cases =
+    [
+        new("linear", "nn.Linear(5, 3)", "f:4,5", () => new nn.Linear(5, 3), Call),
+        new("linear_nobias", "nn.Linear(5, 3, bias=False)", "f:2,4,5", () => new nn.Linear(5, 3, hasBias: false), Call),
+        new("conv2d", "nn.Conv2d(3, 4, 3, stride=2, padding=1)", "f:2,3,7,6", () => new nn.Conv2d(3, 4, 3, stride: 2, padding: 1), Call),
+        new("conv_transpose2d", "nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1)", "f:2,4,3,5", () => new nn.ConvTranspose2d(4, 2, 4, stride: 2, padding: 1), Call),
+        new("group_norm", "nn.GroupNorm(2, 4)", "f:2,4,3,3", () => new nn.GroupNorm(2, 4), Call),
+        new("layer_norm", "nn.LayerNorm(6)", "f:3,6", () => new nn.LayerNorm(6), Call),
+        new("dropout_eval", "nn.Dropout(0.4).eval()", "f:3,6", () => new nn.Dropout(0.4).eval(), Call),
+        new("embedding", "nn.Embedding(10, 4)", "i:0:10:2,3", () => new nn.Embedding(10, 4), Call),
+        new("mha", "nn.MultiheadAttention(8, 2)", "f:5,3,8", () => new nn.MultiheadAttention(8, 2), (m, x) => ((nn.MultiheadAttention)m).forward(x, x, x)),
+        new("mha_batch_first", "nn.MultiheadAttention(8, 4, batch_first=True)", "f:3,5,8", () => new nn.MultiheadAttention(8, 4, batch_first: true),
+            (m, x) => ((nn.MultiheadAttention)m).forward(x, x, x)),
+        new("sequential", "nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.SiLU(), nn.Upsample(scale_factor=2), nn.Conv2d(4, 1, 1))", "f:2,2,4,4",
+            () => new nn.Sequential(new nn.Conv2d(2, 4, 3, padding: 1), new nn.GroupNorm(2, 4), new nn.SiLU(), new nn.Upsample(2), new nn.Conv2d(4, 1, 1)), Call),
+    ];
+
+    public static TheoryData<string> CaseNames() => [.. Cases.Select(c => c.Name)];
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void Module_matches_torch_nn(string name)
+    {
+        var c = Cases.Single(c => c.Name == name);
+        using var scope = torch.NewDisposeScope();
+        using var module = c.Build();
+        var prefix = name + "/w/";
+        var weights = reference.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        var ours = module.named_parameters().Select(p => $"{p.name}:{string.Join(",", p.parameter.shape)}").ToList();
+        var theirs = reference.ParameterNames[name];
+        Assert.Equal(theirs, ours);
+        module.load_state_dict(weights);
+
+        var x = reference.Tensors[$"{name}/in"].clone();
+        var isFloat = c.Input[0] == 'f';
+        if (isFloat) x.requires_grad = true;
+        var y = c.Forward(module, x);
+        PyTensors.AssertClose(y, reference.Tensors[$"{name}/out"], 1e-5, $"{name} forward");
+        y.backward(reference.Tensors[$"{name}/g"]);
+        if (isFloat)
+            PyTensors.AssertClose(x.grad!, reference.Tensors[$"{name}/gin"], 1e-5, $"{name} input gradient");
+        foreach (var (pname, p) in module.named_parameters())
+            PyTensors.AssertClose(p.grad!, reference.Tensors[$"{name}/gw/{pname}"], 1e-5, $"{name} gradient of {pname}");
+    }
+
+    [Fact]
+    public void Default_init_has_torchs_bounds()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var conv = new nn.Conv2d(16, 8, 3);
+        var bound = 1 / Math.Sqrt(16 * 9);
+        var w = conv.weight.ToArray<float>();
+        Assert.All(w, v => Assert.InRange(v, -bound, bound));
+        Assert.InRange(w.Max() - w.Min(), 1.8 * bound, 2 * bound); // actually spread over the range
+    }
+
+    public sealed class Reference : IDisposable
+    {
+        private readonly TempDir _dir = Paths.NewTempDir("gid-torch-modules");
+
+        public Reference()
+        {
+            var spec = Path.Combine(_dir.Path, "cases.json");
+            File.WriteAllText(spec, JsonSerializer.Serialize(Cases.Select(c => new { name = c.Name, python = c.Python, input = c.Input })));
+            var output = Path.Combine(_dir.Path, "golden");
+            var names = Programs.RunPython(PyTensors.DumpFunction + Script, [spec, output], TimeSpan.FromMinutes(2));
+            Tensors = PyTensors.Load(output);
+            ParameterNames = JsonSerializer.Deserialize<Dictionary<string, List<string>>>(names)!;
+        }
+
+        public Dictionary<string, Tensor> Tensors { get; }
+
+        public Dictionary<string, List<string>> ParameterNames { get; }
+
+        public void Dispose()
+        {
+            foreach (var t in Tensors.Values) t.Dispose();
+            _dir.Dispose();
+        }
+
+        private const string Script = """
+
+            import sys, torch.nn as nn
+            cases = json.load(open(sys.argv[1]))
+            out, names = {}, {}
+            for n, case in enumerate(cases):
+                torch.manual_seed(n)
+                m = eval(case['python'], {'nn': nn, 'torch': torch})
+                kind, *rest = case['input'].split(':')
+                shape = [int(s) for s in rest[-1].split(',')]
+                x = torch.randn(shape).requires_grad_() if kind == 'f' else torch.randint(int(rest[0]), int(rest[1]), shape)
+                y = m(x, x, x, need_weights=False)[0] if isinstance(m, nn.MultiheadAttention) else m(x)
+                g = torch.randn(y.shape)
+                y.backward(g)
+                name = case['name']
+                names[name] = [f"{k}:{','.join(map(str, p.shape))}" for k, p in m.named_parameters()]
+                for k, v in m.state_dict().items(): out[f'{name}/w/{k}'] = v
+                for k, p in m.named_parameters(): out[f'{name}/gw/{k}'] = p.grad
+                out[f'{name}/in'] = x; out[f'{name}/out'] = y; out[f'{name}/g'] = g
+                if x.grad is not None: out[f'{name}/gin'] = x.grad
+            dump(out, sys.argv[2])
+            print(json.dumps(names))
+            """;
+    }
+}
