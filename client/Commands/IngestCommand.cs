@@ -63,7 +63,7 @@ public static class IngestCommand
     }
 
     /// <summary>Polls the job and draws a live progress bar of finished videos until it succeeds or fails.</summary>
-    private static async Task<JobView> FollowAsync(ClusterClient client, JobView job, CancellationToken cancel)
+    internal static async Task<JobView> FollowAsync(ClusterClient client, JobView job, CancellationToken cancel)
     {
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
