@@ -20,6 +20,7 @@ public static class SiloHost
     public static WebApplication Build(SiloOptions options, Action<ILoggingBuilder>? logging = null)
     {
         options.Validate();
+        DataprepPipeline.Register();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.Urls);
         builder.Logging.ClearProviders();
