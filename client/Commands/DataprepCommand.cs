@@ -1,6 +1,6 @@
 using System.CommandLine;
-using GidCluster.Dataprep.OpenCv;
 using GidCluster.Dataprep.Manifest;
+using GidCluster.Dataprep.OpenCv;
 using GidCluster.Dataprep.Pipeline;
 using GidCluster.Dataprep.Shards;
 using Spectre.Console;
