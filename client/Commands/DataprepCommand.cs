@@ -1,6 +1,8 @@
 using System.CommandLine;
+using GidCluster.Dataprep.Manifest;
 using GidCluster.Dataprep.OpenCv;
 using GidCluster.Dataprep.Pipeline;
+using GidCluster.Dataprep.Shards;
 using Spectre.Console;
 
 namespace GidCluster.Client.Commands;
@@ -8,16 +10,11 @@ namespace GidCluster.Client.Commands;
 /// <summary>
 /// <c>gid dataprep VIDEO_OR_DIR... --out DIR</c>: videos → flow → spectral volumes on this
 /// machine, with a progress bar. Writes the per-video status table, the merged statistics and
-/// the power spectrum into DIR; samples go to <see cref="SampleSink"/> (the shard writer).
+/// the power spectrum into DIR, and the samples as Parquet shards with <c>manifest.json</c>
+/// (<see cref="DatasetWriter"/>).
 /// </summary>
 public static class DataprepCommand
 {
-    /// <summary>
-    /// Where samples go besides the run files: (output folder, options) → sink, disposed after the
-    /// run when it is IDisposable. The Parquet shard writer plugs in here with one assignment.
-    /// </summary>
-    public static Func<string, DataprepOptions, ISampleSink?> SampleSink { get; set; } = (_, _) => null;
-
     public static Command Create()
     {
         var inputs = new Argument<string[]>("inputs") { Description = "Video files and/or folders of videos.", Arity = ArgumentArity.OneOrMore };
@@ -49,6 +46,7 @@ public static class DataprepCommand
                     ConsistencyStride = parse.GetValue(fbStride),
                 };
                 options.Validate();
+                options = DatasetWriter.WithSplit(options);
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
             {
@@ -63,7 +61,7 @@ public static class DataprepCommand
                 return Task.FromResult(2);
             }
             var run = new DataprepRun(options, outDir);
-            var sink = SampleSink(outDir, options);
+            using var dataset = new DatasetWriter(outDir);
             var started = DateTime.UtcNow;
             AnsiConsole.Progress()
                 .AutoClear(false)
@@ -81,7 +79,7 @@ public static class DataprepCommand
                         clipTask.Description = $"clips {clipsBefore + p.Clips} · {p.VideoId}: {p.Frames} frames · {flows / seconds:0.0} flows/s";
                         clipTask.Value = p.Clips;
                     });
-                    run.Run(videos, sink,
+                    run.Run(videos, dataset,
                         onVideoStart: v =>
                         {
                             clipTask.Value = 0;
@@ -100,8 +98,10 @@ public static class DataprepCommand
                         },
                         cancel: cancel);
                 });
-            (sink as IDisposable)?.Dispose(); // a shard writer finishes its last shard here
+            var manifestPath = dataset.Finish(run.Reports.Select(r => new VideoSketch(r.VideoId, r.Sketch)).ToList(), options);
             PrintReport(run, outDir, DateTime.UtcNow - started);
+            var manifest = ManifestFile.Read(manifestPath);
+            Console.WriteLine($"wrote {manifest.Shards.Count} shard(s), {manifest.TotalRows} samples ({manifest.Split.TrainVideos.Count} train / {manifest.Split.TestVideos.Count} test videos) and {ManifestFile.FileName}");
             return Task.FromResult(run.Reports.Any(r => r.Status != VideoStatus.Error) ? 0 : 1);
         });
         return command;

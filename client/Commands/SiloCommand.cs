@@ -23,6 +23,7 @@ public static class SiloCommand
         var slots = new Option<int>("--slots") { Description = "Grains a worker runs at once.", DefaultValueFactory = _ => 1 };
         var drain = new Option<double>("--drain-seconds") { Description = "On SIGTERM, how long work in progress may finish before its lease is released.", DefaultValueFactory = _ => 20 };
         var id = new Option<string?>("--id") { Description = "Silo id in membership and leases (default: host-pid)." };
+        GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // so the help lists it
         var pipeline = new Option<string>("--pipeline") { Description = $"Default ingestion pipeline ({string.Join(", ", IngestionPipelines.Names)}).", DefaultValueFactory = _ => IngestionPipelines.Default };
         var command = new Command("silo", $"""
             Run one silo of a cluster.

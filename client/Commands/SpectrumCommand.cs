@@ -10,14 +10,17 @@ public static class SpectrumCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = $"A dataprep output folder (or its {DataprepRun.SpectrumFile})." };
+        var input = new Argument<string>("input") { Description = $"A dataprep output folder, its {GidCluster.Dataprep.Manifest.ManifestFile.FileName} or its {DataprepRun.SpectrumFile}." };
         var output = new Option<string>("--out") { Description = "PNG to write.", Required = true };
         var title = new Option<string?>("--title") { Description = "Plot title." };
         var command = new Command("spectrum", "Plot the average motion power spectrum per frequency bin (x and y, log scale).") { input, output, title };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(input)!;
-            var file = Directory.Exists(path) ? Path.Combine(path, DataprepRun.SpectrumFile) : path;
+            // The manifest names the dataset; its spectrum sits next to it.
+            var file = Directory.Exists(path) ? Path.Combine(path, DataprepRun.SpectrumFile)
+                : Path.GetFileName(path) == GidCluster.Dataprep.Manifest.ManifestFile.FileName ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, DataprepRun.SpectrumFile)
+                : path;
             if (!File.Exists(file))
             {
                 Console.Error.WriteLine($"gid spectrum: {file} not found (run gid dataprep --out {path} first)");

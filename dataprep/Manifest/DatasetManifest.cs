@@ -97,9 +97,16 @@ public static class ManifestFile
         Validate(manifest, Path.Combine(folder, FileName));
         var path = Path.Combine(folder, FileName);
         var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(manifest, Json));
+        File.WriteAllBytes(temp, ToBytes(manifest));
         File.Move(temp, path, overwrite: true);
         return path;
+    }
+
+    /// <summary>The manifest's JSON (UTF-8), validated; the same bytes for the same manifest.</summary>
+    public static byte[] ToBytes(DatasetManifest manifest)
+    {
+        Validate(manifest, FileName);
+        return JsonSerializer.SerializeToUtf8Bytes(manifest, Json);
     }
 
     /// <summary>Reads and validates a manifest (a folder means its manifest.json).</summary>

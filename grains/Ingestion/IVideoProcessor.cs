@@ -36,8 +36,16 @@ public interface IVideoProcessor
 /// <summary>One finished video as the merge step sees it.</summary>
 public sealed record MergedVideo(string VideoId, string VideoUri, VideoResult Result);
 
-/// <summary>What the merge step produced: the manifest's key and hash, and the total row count.</summary>
-public sealed record MergeResult(string ManifestPath, string ManifestSha256, long Rows);
+/// <summary>What the merge step produced: the manifest's key and hash, the total row count, and (when the pipeline measures one) the motion spectrum.</summary>
+public sealed record MergeResult(string ManifestPath, string ManifestSha256, long Rows)
+{
+    /// <summary>Becomes the job result's <c>spectrum</c>, which the dashboard plots.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public JobSpectrum? Spectrum { get; init; }
+}
+
+/// <summary>Average power per frequency bin of the x and y displacements (paper Fig. 2 left), with the bins' frequencies.</summary>
+public sealed record JobSpectrum(IReadOnlyList<double> PowerX, IReadOnlyList<double> PowerY, IReadOnlyList<double> FrequenciesHz);
 
 /// <summary>
 /// The job's last step: merge every video's statistics sketch and write the manifest under

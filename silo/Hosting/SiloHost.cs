@@ -19,7 +19,7 @@ public static class SiloHost
 {
     public static WebApplication Build(SiloOptions options, Action<ILoggingBuilder>? logging = null)
     {
-        options.Validate();
+        options.Validate(); // also registers the dataprep pipeline
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.Urls);
         builder.Logging.ClearProviders();

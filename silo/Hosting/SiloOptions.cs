@@ -65,6 +65,7 @@ public sealed record SiloOptions
             throw new ArgumentException("--lease-seconds must be at least 1");
         if (Slots is < 1 or > 64)
             throw new ArgumentException("--slots must be between 1 and 64");
+        GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // before the name check, so --pipeline dataprep is known
         if (!IngestionPipelines.TryCreate(DefaultPipeline, out _))
             throw new ArgumentException($"--pipeline '{DefaultPipeline}' is unknown (known: {string.Join(", ", IngestionPipelines.Names)})");
         return this;

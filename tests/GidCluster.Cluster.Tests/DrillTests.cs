@@ -23,6 +23,9 @@ public sealed class DrillFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Dataprep: two clips per video keep the drills' runtime bounded (the silo processes inherit this).
+        if (Pipeline == "dataprep" && Environment.GetEnvironmentVariable(GidCluster.Silo.Ingestion.DataprepPipeline.MaxClipsVariable) is null or "")
+            Environment.SetEnvironmentVariable(GidCluster.Silo.Ingestion.DataprepPipeline.MaxClipsVariable, "2");
         // Dataprep needs 150 frames after a start frame: 6 s at 30 fps; frame-stats is fine with less.
         VideoPaths = SyntheticVideos.Make(Videos, 8, seconds: Pipeline == "frame-stats" ? 3 : 6);
         var dir = Path.Combine(Dir.Path, "reference");
@@ -153,6 +156,11 @@ public sealed class DrillTests(DrillFixture fixture)
         foreach (var (key, bytes) in fixture.Reference)
             Assert.True(bytes.AsSpan().SequenceEqual(made[key]), $"{key} differs from the uninterrupted run");
         Assert.Contains("manifest.json", made.Keys);
+        if (DrillFixture.Pipeline == "dataprep")
+        {
+            AssertEverySampleOnce(Path.Combine(dir, "blobs", "datasets", dataset, "manifest.json"));
+            return;
+        }
         if (DrillFixture.Pipeline != "frame-stats")
             return;
         Assert.Equal(8 + 1, made.Count); // one frame-stats.json per video, one manifest
@@ -160,6 +168,25 @@ public sealed class DrillTests(DrillFixture fixture)
         var ids = manifest.RootElement.GetProperty("videos").EnumerateArray().Select(v => v.GetProperty("video_id").GetString()).ToList();
         Assert.Equal(8, ids.Distinct().Count());
         Assert.Equal(8, ids.Count);
+    }
+
+    /// <summary>The manifest's shards are intact and hold every (video, start frame) of the 8 videos exactly once.</summary>
+    private static void AssertEverySampleOnce(string manifestPath)
+    {
+        var manifest = GidCluster.Dataprep.Manifest.ManifestFile.Read(manifestPath);
+        GidCluster.Dataprep.Manifest.ManifestFile.Verify(manifestPath, manifest);
+        var keys = new List<(string, int)>();
+        foreach (var shard in manifest.Shards)
+        {
+            using var reader = GidCluster.Dataprep.Shards.ShardReader.Open(GidCluster.Dataprep.Manifest.ManifestFile.ShardPath(manifestPath, shard));
+            keys.AddRange(reader.ReadAll().Select(s => (s.VideoId, s.StartFrame)));
+        }
+        Assert.Equal(keys.Count, keys.Distinct().Count());
+        Assert.Equal(manifest.TotalRows, keys.Count);
+        var clips = int.Parse(Environment.GetEnvironmentVariable(GidCluster.Silo.Ingestion.DataprepPipeline.MaxClipsVariable) ?? "0");
+        var videos = keys.GroupBy(k => k.Item1).ToList();
+        Assert.Equal(8, videos.Count); // every video is 6 s or more: at least 4 start frames each
+        Assert.All(videos, g => Assert.Equal(Enumerable.Range(0, clips > 0 ? clips : g.Count()).Select(i => i * 10), g.Select(k => k.Item2).Order()));
     }
 
     /// <summary>Every object of a dataset, keyed by its path relative to the dataset.</summary>

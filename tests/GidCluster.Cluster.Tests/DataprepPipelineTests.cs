@@ -1,0 +1,46 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using GidCluster.Contracts;
+using GidCluster.Dataprep.Manifest;
+using GidCluster.Grains.Store;
+using GidCluster.TestSupport;
+
+namespace GidCluster.Cluster.Tests;
+
+/// <summary>The <c>dataprep</c> pipeline on videos that yield no samples: each is recorded once with its reason, the job still completes.</summary>
+public sealed class DataprepPipelineTests
+{
+    [Fact]
+    public async Task Videos_without_clips_or_unreadable_are_recorded_with_their_reason_not_retried()
+    {
+        using var dir = Paths.NewTempDir("gid-dataprep-pipeline");
+        var videos = Path.Combine(dir.Path, "videos");
+        var shortVideo = SyntheticVideos.Make(videos, 1, seconds: 2)[0]; // 60 frames: no clip of 150
+        var text = Path.Combine(videos, "notes.mp4");
+        File.WriteAllText(text, "this is not a video\n");
+        await using var silo = await InProcessSilo.StartAsync($"sqlite:{dir.Path}/c.db", $"file:{dir.Path}/blobs", [videos]);
+
+        using var request = silo.Request(HttpMethod.Post, "api/ingestion/jobs", JsonSerializer.Serialize(new SubmitIngestionRequest([shortVideo, text], "bad", "dataprep"), new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+        using var response = await silo.Http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        var job = JsonSerializer.Deserialize<JobView>(body, new JsonSerializerOptions(JsonSerializerDefaults.Web))!.Id;
+        var view = await DrillTests.WaitForAsync(silo.Http, InProcessSilo.Token, job, TimeSpan.FromSeconds(60));
+        Assert.Equal("succeeded", view.State);
+
+        await using var store = StoreUri.Open($"sqlite:{dir.Path}/c.db");
+        var grains = await store.ListGrainsAsync(job);
+        Assert.All(grains, g => Assert.Equal((GrainStates.Done, 1), (g.State, g.Attempts)));
+
+        var root = Path.Combine(dir.Path, "blobs", "datasets", "bad");
+        var manifest = ManifestFile.Read(root);
+        Assert.Empty(manifest.Shards);
+        Assert.Null(manifest.Normalization);
+        using var statuses = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "videos.json")));
+        var byUri = statuses.RootElement.GetProperty("videos").EnumerateArray().ToDictionary(v => v.GetProperty("source_uri").GetString()!);
+        Assert.Equal("no clips", byUri[shortVideo].GetProperty("status").GetString());
+        Assert.Contains("a clip needs 150", byUri[shortVideo].GetProperty("reason").GetString());
+        Assert.Equal("error", byUri[text].GetProperty("status").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(byUri[text].GetProperty("reason").GetString()));
+    }
+}
