@@ -31,6 +31,11 @@ public sealed class DataprepPipelineTests
         await using var store = StoreUri.Open($"sqlite:{dir.Path}/c.db");
         var grains = await store.ListGrainsAsync(job);
         Assert.All(grains, g => Assert.Equal((GrainStates.Done, 1), (g.State, g.Attempts)));
+        // The job result carries the (here empty) spectrum in the shape the dashboard plots.
+        var spectrum = GidCluster.Silo.Dashboard.DashboardSpectrum.TryRead((await store.GetJobAsync(job))!);
+        Assert.NotNull(spectrum);
+        Assert.Equal(16, spectrum!.PowerX.Count);
+        Assert.Equal(16 * 30.0 / 149, spectrum.FrequenciesHz![15] + 30.0 / 149, 9);
 
         var root = Path.Combine(dir.Path, "blobs", "datasets", "bad");
         var manifest = ManifestFile.Read(root);
