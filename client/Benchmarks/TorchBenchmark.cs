@@ -15,7 +15,7 @@ namespace GidCluster.Client.Benchmarks;
 /// <c>gid bench torch</c>: one training step of the reference U-Net (../shared/bench/unet_step_reference.py),
 /// built identically over our binding, timed against Python in the same run with the same thread
 /// count; first checks that the C# network is the same (Python's initial weights, one forward pass);
-/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 5 --warmup 2 --rounds 3 --threads (cores).
+/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 15 --warmup 2 --threads (cores).
 /// </summary>
 public sealed class TorchBenchmark : IBenchmark
 {
@@ -26,9 +26,8 @@ public sealed class TorchBenchmark : IBenchmark
     public Task<int> RunAsync(BenchContext context, CancellationToken cancel)
     {
         var batch = Option(context.Arguments, "--batch", 8);
-        var steps = Option(context.Arguments, "--steps", 5);
-        var rounds = Math.Max(1, Option(context.Arguments, "--rounds", 3));
-        var warmup = Option(context.Arguments, "--warmup", 2);
+        var steps = Math.Max(1, Option(context.Arguments, "--steps", 15));
+        var warmup = Math.Max(1, Option(context.Arguments, "--warmup", 2));
         var threads = Option(context.Arguments, "--threads", Environment.ProcessorCount);
         const int height = 40, width = 64;
         var script = Path.Combine(context.SharedRoot, "bench", "unet_step_reference.py");
@@ -57,26 +56,45 @@ public sealed class TorchBenchmark : IBenchmark
             return Task.FromResult(1);
         }
 
-        // 2. Training step. The two sides alternate in rounds so that load from other processes on
-        // the machine falls on both alike; each side's figure is the median over all its timed steps.
+        // 2. Training step, interleaved step by step with a Python process that holds the reference's
+        // own network and runs the reference's step. Step times on this kind of machine swing by ±30%
+        // within one process over seconds, so only fine interleaving lets that noise fall on both
+        // sides alike; the order within each pair alternates too. Each figure is the median step.
         var pySteps = new List<double>();
         var csSteps = new List<double>();
+        long csFaults0 = 0, pyFaults0 = 0;
+        double csFaults, pyFaults;
         using (var trainer = new Trainer(batch, height, width))
+        using (var reference = new PythonStepper(script, batch, height, width, threads))
         {
-            trainer.Run(warmup);
-            for (var round = 0; round < rounds; round++)
+            for (var i = 0; i < warmup + steps; i++)
             {
-                var pyJson = Python([script, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", $"{steps}",
-                    "--warmup", $"{warmup}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
-                using var doc = JsonDocument.Parse(pyJson.Trim().Split('\n')[^1]);
-                pySteps.Add(doc.RootElement.GetProperty("ms_per_step").GetDouble());
-                csSteps.AddRange(trainer.Run(steps));
-                Console.WriteLine($"round {round + 1}/{rounds}: C# {Median(csSteps):F1} ms, Python {Median(pySteps):F1} ms (medians so far)");
+                double cs, py;
+                if (i % 2 == 0) (cs, py) = (trainer.Step(), reference.Step());
+                else (py, cs) = (reference.Step(), trainer.Step());
+                if (i == warmup - 1) (csFaults0, pyFaults0) = (MinorFaults(Environment.ProcessId), MinorFaults(reference.Pid));
+                if (i < warmup) continue;
+                csSteps.Add(cs);
+                pySteps.Add(py);
+                if ((i - warmup + 1) % 5 == 0)
+                    Console.WriteLine($"step {i - warmup + 1}/{steps}: C# {Median(csSteps):F1} ms, Python {Median(pySteps):F1} ms (medians so far)");
             }
+            // Fresh pages cost the kernel's zeroing inside the step: a cheap check that freed memory is reused.
+            csFaults = (MinorFaults(Environment.ProcessId) - csFaults0) / (double)steps;
+            pyFaults = (MinorFaults(reference.Pid) - pyFaults0) / (double)steps;
         }
         var pyMs = Median(pySteps);
         var csMs = Median(csSteps);
         Console.WriteLine($"training step (batch {batch}, {height}x{width}, {threads} threads): C# {csMs:F1} ms, Python {pyMs:F1} ms, ratio {csMs / pyMs:F3}");
+        Console.WriteLine($"minor page faults per step: C# {csFaults:F0}, Python {pyFaults:F0}");
+
+        // The reference script run as it is, once, as a cross-check of the Python figure above.
+        var scriptJson = Python([script, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", "5",
+            "--warmup", $"{Math.Max(1, warmup)}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
+        double scriptMs;
+        using (var doc = JsonDocument.Parse(scriptJson.Trim().Split('\n')[^1]))
+            scriptMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
+        Console.WriteLine($"reference script as it is (5 steps, its own process): {scriptMs:F1} ms per step");
 
         // 3. Per-op overhead: a 1-element add.
         var pyAdd = double.Parse(Python(["-c", AddOverhead, $"{threads}"], TimeSpan.FromMinutes(2)).Trim(), CultureInfo.InvariantCulture);
@@ -86,13 +104,15 @@ public sealed class TorchBenchmark : IBenchmark
         BenchReport.Print(Name,
         [
             new BenchFigure("unet_train_step", csMs, "ms", pyMs, csMs / pyMs, "<= 1.0"),
+            new BenchFigure("unet_train_step_script_alone", scriptMs, "ms"),
+            new BenchFigure("minor_page_faults_per_step", csFaults, "faults", pyFaults),
             new BenchFigure("add_1_element", csAdd, "us", pyAdd, csAdd / pyAdd),
             new BenchFigure("forward_max_relative_error", forwardError, "relative", Goal: "<= 1e-4"),
         ], new Dictionary<string, string>
         {
             ["threads"] = $"{threads}",
             ["batch"] = $"{batch}",
-            ["steps"] = $"{steps} x {rounds} rounds",
+            ["steps"] = $"{steps} interleaved after {warmup} warm-up",
             ["libtorch"] = torch.__version__,
         });
         return Task.FromResult(0);
@@ -122,22 +142,17 @@ public sealed class TorchBenchmark : IBenchmark
             _y = torch.randn([batch, 4, height, width]);
         }
 
-        /// <summary>Runs <paramref name="steps"/> steps; returns each one's milliseconds.</summary>
-        public List<double> Run(int steps)
+        /// <summary>One step; returns its milliseconds.</summary>
+        public double Step()
         {
-            var times = new List<double>();
-            for (var i = 0; i < steps; i++)
+            var clock = Stopwatch.StartNew();
+            using (var scope = torch.NewDisposeScope())
             {
-                var clock = Stopwatch.StartNew();
-                using (var scope = torch.NewDisposeScope())
-                {
-                    _opt.zero_grad();
-                    F.mse_loss(_net.forward(_x, _t, _k), _y).backward();
-                    _opt.step();
-                }
-                times.Add(clock.Elapsed.TotalMilliseconds);
+                _opt.zero_grad();
+                F.mse_loss(_net.forward(_x, _t, _k), _y).backward();
+                _opt.step();
             }
-            return times;
+            return clock.Elapsed.TotalMilliseconds;
         }
 
         public void Dispose()
@@ -147,6 +162,77 @@ public sealed class TorchBenchmark : IBenchmark
             foreach (var t in new[] { _x, _t, _k, _y }) t.Dispose();
         }
     }
+
+    /// <summary>
+    /// A python3 process holding the reference script's network (imported, not modified) that runs
+    /// the script's training step once per request and answers with its milliseconds.
+    /// </summary>
+    private sealed class PythonStepper : IDisposable
+    {
+        private readonly Process _process;
+
+        public PythonStepper(string script, int batch, int height, int width, int threads)
+        {
+            var start = new ProcessStartInfo("/usr/bin/python3")
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var a in new[] { "-c", Stepper, script, $"{batch}", $"{height}", $"{width}", $"{threads}" }) start.ArgumentList.Add(a);
+            _process = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"python3: {e.Data}"); };
+            _process.BeginErrorReadLine();
+            var ready = _process.StandardOutput.ReadLine();
+            if (ready != "ready") throw new InvalidOperationException($"the Python reference stepper did not start (said: {ready ?? "nothing"})");
+        }
+
+        public int Pid => _process.Id;
+
+        public double Step()
+        {
+            _process.StandardInput.WriteLine("step");
+            _process.StandardInput.Flush();
+            var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the Python reference stepper exited");
+            return double.Parse(line, CultureInfo.InvariantCulture);
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _process.StandardInput.Close();
+                if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) _process.Kill(entireProcessTree: true);
+            }
+            finally { _process.Dispose(); }
+        }
+
+        // The reference's main() setup and loop body (seed, set_num_threads, UNet, AdamW(1e-4, 0.01),
+        // randn/randint inputs; zero_grad(set_to_none=True), mse_loss, backward, step), one step per line.
+        private const string Stepper = """
+            import sys, importlib.util, time, torch
+            import torch.nn.functional as F
+            spec = importlib.util.spec_from_file_location('unet_ref', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+            b, h, w, threads = (int(v) for v in sys.argv[2:6])
+            torch.manual_seed(0)
+            torch.set_num_threads(threads)
+            net = m.UNet()
+            opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
+            x = torch.randn(b, 7, h, w); t = torch.randint(0, 1000, (b,)); k = torch.randint(0, 16, (b,)); y = torch.randn(b, 4, h, w)
+            print('ready', flush=True)
+            for _ in sys.stdin:
+                s = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                loss = F.mse_loss(net(x, t, k), y)
+                loss.backward()
+                opt.step()
+                print((time.perf_counter() - s) * 1000, flush=True)
+            """;
+    }
+
+    /// <summary>Minor page faults of a process so far (field 10 of /proc/PID/stat; the name field has no spaces here).</summary>
+    private static long MinorFaults(int pid) =>
+        long.Parse(File.ReadAllText($"/proc/{pid}/stat").Split(' ')[9], CultureInfo.InvariantCulture);
 
     private static double AddOverheadMicroseconds()
     {

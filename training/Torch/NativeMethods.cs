@@ -12,7 +12,11 @@ internal static unsafe partial class NativeMethods
     // The resolver must be in place before the first P/Invoke of this assembly, whichever type makes it.
 #pragma warning disable CA2255
     [ModuleInitializer]
-    internal static void RegisterResolver() => NativeLibraries.Register(typeof(NativeMethods).Assembly);
+    internal static void RegisterResolver()
+    {
+        NativeLibraries.Register(typeof(NativeMethods).Assembly);
+        CpuAllocator.RetainFreedMemory();
+    }
 #pragma warning restore CA2255
 
     [DllImport(Lib)] internal static extern int gid_torch_version(byte* buffer, int capacity);
