@@ -50,7 +50,7 @@ public static class DataprepPipeline
     }
 }
 
-/// <summary>What a dataprep video grain records besides its shards (carried in <see cref="VideoResult.Sketch"/> as UTF-8 JSON).</summary>
+/// <summary>What a dataprep video grain records besides its shards (carried in <see cref="VideoResult.Sketch"/> as UTF-8 JSON; kept in the blob store as the video's statistics.sketch).</summary>
 public sealed record DataprepVideoStatistics(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("reason")] string Reason,

@@ -122,7 +122,7 @@ public static partial class IngestionEndpoints
         var videos = grains.Where(g => g.Kind == GrainKinds.Video).Select(g =>
         {
             var input = JsonSerializer.Deserialize<VideoGrainInput>(g.Input, IngestionJobs.Json)!;
-            var rows = g.Result == null ? (long?)null : JsonSerializer.Deserialize<VideoResult>(g.Result, IngestionJobs.Json)!.Rows;
+            var rows = g.Result == null ? (long?)null : JsonSerializer.Deserialize<StoredVideoResult>(g.Result, IngestionJobs.Json)!.Rows;
             return new VideoView(input.VideoId, input.VideoUri, g.State, g.Attempts, g.Error, rows);
         }).ToList();
         var merge = job.Result == null ? null : JsonSerializer.Deserialize<MergeResult>(job.Result, IngestionJobs.Json);

@@ -163,7 +163,7 @@ public sealed class DrillTests(DrillFixture fixture)
         }
         if (DrillFixture.Pipeline != "frame-stats")
             return;
-        Assert.Equal(8 + 1, made.Count); // one frame-stats.json per video, one manifest
+        Assert.Equal(8 * 2 + 1, made.Count); // frame-stats.json and statistics.sketch per video, one manifest
         using var manifest = JsonDocument.Parse(made["manifest.json"]);
         var ids = manifest.RootElement.GetProperty("videos").EnumerateArray().Select(v => v.GetProperty("video_id").GetString()).ToList();
         Assert.Equal(8, ids.Distinct().Count());
