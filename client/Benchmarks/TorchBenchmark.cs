@@ -15,7 +15,7 @@ namespace GidCluster.Client.Benchmarks;
 /// <c>gid bench torch</c>: one training step of the reference U-Net (../shared/bench/unet_step_reference.py),
 /// built identically over our binding, timed against Python in the same run with the same thread
 /// count; first checks that the C# network is the same (Python's initial weights, one forward pass);
-/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 15 --warmup 2 --threads (cores).
+/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 20 --warmup 2 --threads (cores).
 /// </summary>
 public sealed class TorchBenchmark : IBenchmark
 {
@@ -26,7 +26,7 @@ public sealed class TorchBenchmark : IBenchmark
     public Task<int> RunAsync(BenchContext context, CancellationToken cancel)
     {
         var batch = Option(context.Arguments, "--batch", 8);
-        var steps = Math.Max(1, Option(context.Arguments, "--steps", 15));
+        var steps = Math.Max(1, Option(context.Arguments, "--steps", 20));
         var warmup = Math.Max(1, Option(context.Arguments, "--warmup", 2));
         var threads = Option(context.Arguments, "--threads", Environment.ProcessorCount);
         const int height = 40, width = 64;
@@ -62,6 +62,8 @@ public sealed class TorchBenchmark : IBenchmark
         // sides alike; the order within each pair alternates too. Each figure is the median step.
         var pySteps = new List<double>();
         var csSteps = new List<double>();
+        var pyAdds = new List<double>();
+        var csAdds = new List<double>();
         long csFaults0 = 0, pyFaults0 = 0;
         double csFaults, pyFaults;
         using (var trainer = new Trainer(batch, height, width))
@@ -82,6 +84,17 @@ public sealed class TorchBenchmark : IBenchmark
             // Fresh pages cost the kernel's zeroing inside the step: a cheap check that freed memory is reused.
             csFaults = (MinorFaults(Environment.ProcessId) - csFaults0) / (double)steps;
             pyFaults = (MinorFaults(reference.Pid) - pyFaults0) / (double)steps;
+
+            // 3. Per-op overhead: a 1-element add, 100,000 at a time, alternating sides likewise.
+            for (var i = 0; i < 2 + 9; i++)
+            {
+                double cs, py;
+                if (i % 2 == 0) (cs, py) = (AddOverheadMicroseconds(), reference.AddMicroseconds());
+                else (py, cs) = (reference.AddMicroseconds(), AddOverheadMicroseconds());
+                if (i < 2) continue;
+                csAdds.Add(cs);
+                pyAdds.Add(py);
+            }
         }
         var pyMs = Median(pySteps);
         var csMs = Median(csSteps);
@@ -96,9 +109,8 @@ public sealed class TorchBenchmark : IBenchmark
             scriptMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
         Console.WriteLine($"reference script as it is (5 steps, its own process): {scriptMs:F1} ms per step");
 
-        // 3. Per-op overhead: a 1-element add.
-        var pyAdd = double.Parse(Python(["-c", AddOverhead, $"{threads}"], TimeSpan.FromMinutes(2)).Trim(), CultureInfo.InvariantCulture);
-        var csAdd = AddOverheadMicroseconds();
+        var pyAdd = Median(pyAdds);
+        var csAdd = Median(csAdds);
         Console.WriteLine($"1-element add: C# {csAdd:F2} µs, Python {pyAdd:F2} µs, ratio {csAdd / pyAdd:F3}");
 
         BenchReport.Print(Name,
@@ -165,7 +177,8 @@ public sealed class TorchBenchmark : IBenchmark
 
     /// <summary>
     /// A python3 process holding the reference script's network (imported, not modified) that runs
-    /// the script's training step once per request and answers with its milliseconds.
+    /// the script's training step once per request and answers with its milliseconds (or, asked
+    /// "add", times 100,000 1-element adds).
     /// </summary>
     private sealed class PythonStepper : IDisposable
     {
@@ -189,9 +202,15 @@ public sealed class TorchBenchmark : IBenchmark
 
         public int Pid => _process.Id;
 
-        public double Step()
+        /// <summary>One training step; its milliseconds.</summary>
+        public double Step() => Ask("step");
+
+        /// <summary>Microseconds per 1-element add, over 100,000 of them.</summary>
+        public double AddMicroseconds() => Ask("add");
+
+        private double Ask(string command)
         {
-            _process.StandardInput.WriteLine("step");
+            _process.StandardInput.WriteLine(command);
             _process.StandardInput.Flush();
             var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the Python reference stepper exited");
             return double.Parse(line, CultureInfo.InvariantCulture);
@@ -219,8 +238,14 @@ public sealed class TorchBenchmark : IBenchmark
             net = m.UNet()
             opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
             x = torch.randn(b, 7, h, w); t = torch.randint(0, 1000, (b,)); k = torch.randint(0, 16, (b,)); y = torch.randn(b, 4, h, w)
+            a1 = torch.ones(1); b1 = torch.ones(1)
             print('ready', flush=True)
-            for _ in sys.stdin:
+            for line in sys.stdin:
+                if line.strip() == 'add':
+                    s = time.perf_counter()
+                    for _ in range(100000): a1 + b1
+                    print((time.perf_counter() - s) * 10, flush=True)
+                    continue
                 s = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
                 loss = F.mse_loss(net(x, t, k), y)
@@ -239,8 +264,7 @@ public sealed class TorchBenchmark : IBenchmark
         using var scope = torch.NewDisposeScope();
         var a = torch.ones([1]);
         var b = torch.ones([1]);
-        for (var i = 0; i < 10_000; i++) (a + b).Dispose();
-        const int n = 200_000;
+        const int n = 100_000;
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < n; i++) (a + b).Dispose();
         return clock.Elapsed.TotalMicroseconds / n;
@@ -299,16 +323,6 @@ public sealed class TorchBenchmark : IBenchmark
         torch.save({'x': x, 't': t, 'k': k, 'out': out}, sys.argv[3])
         """;
 
-    private const string AddOverhead = """
-        import sys, time, torch
-        torch.set_num_threads(int(sys.argv[1]))
-        a = torch.ones(1); b = torch.ones(1)
-        for _ in range(10000): a + b
-        n = 200000
-        s = time.perf_counter()
-        for _ in range(n): a + b
-        print((time.perf_counter() - s) / n * 1e6)
-        """;
 
     /// <summary>sin/cos embedding of a [B] index tensor → [B, dim], as the reference's <c>sinusoid</c>.</summary>
     private static Tensor Sinusoid(Tensor x, int dim)
