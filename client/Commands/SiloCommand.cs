@@ -24,7 +24,7 @@ public static class SiloCommand
         var drain = new Option<double>("--drain-seconds") { Description = "On SIGTERM, how long work in progress may finish before its lease is released.", DefaultValueFactory = _ => 20 };
         var id = new Option<string?>("--id") { Description = "Silo id in membership and leases (default: host-pid)." };
         GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // so the help lists it
-        var pipeline = new Option<string>("--pipeline") { Description = $"Default ingestion pipeline ({string.Join(", ", IngestionPipelines.Names)}).", DefaultValueFactory = _ => IngestionPipelines.Default };
+        var pipeline = new Option<string>("--pipeline") { Description = $"Default ingestion pipeline ({string.Join(", ", IngestionPipelines.Names)}).", DefaultValueFactory = _ => GidCluster.Silo.Ingestion.DataprepPipeline.Name };
         var command = new Command("silo", $"""
             Run one silo of a cluster.
               Store URIs: sqlite:PATH (one machine; every silo on it may share the file)

@@ -73,8 +73,6 @@ public static class IngestionPipelines
             new FrameStatsProcessor(), new LuminanceHistogramMerge()),
     };
 
-    public const string Default = FrameStatsProcessor.PipelineName;
-
     public static IReadOnlyCollection<string> Names
     {
         get { lock (Factories) return Factories.Keys.Order(StringComparer.Ordinal).ToList(); }

@@ -46,7 +46,8 @@ public sealed record SiloOptions
 
     public int Slots { get; init; } = 1;
 
-    public string DefaultPipeline { get; init; } = IngestionPipelines.Default;
+    /// <summary>The pipeline of jobs that name none: dataprep, the ingestion the dataset is made of.</summary>
+    public string DefaultPipeline { get; init; } = GidCluster.Silo.Ingestion.DataprepPipeline.Name;
 
     public bool IsCoordinator => Role is SiloRoles.Coordinator or SiloRoles.All;
 

@@ -23,7 +23,7 @@ public sealed class ClientTests(DrillFixture fixture)
 
         var gid = Path.Combine(AppContext.BaseDirectory, "gid.dll");
         var clientEnv = new Dictionary<string, string?> { ["GID_DATA"] = data.Path, ["GID_SERVER"] = null, ["GID_TOKEN"] = null };
-        var submit = Programs.Run("dotnet", [gid, "ingest", "submit", fixture.VideoPaths[0], fixture.VideoPaths[1], "--dataset", "up", "--wait"], TimeSpan.FromSeconds(120), environment: clientEnv);
+        var submit = Programs.Run("dotnet", [gid, "ingest", "submit", fixture.VideoPaths[0], fixture.VideoPaths[1], "--dataset", "up", "--pipeline", "frame-stats", "--wait"], TimeSpan.FromSeconds(120), environment: clientEnv);
         Assert.True(submit.ExitCode == 0, submit.Combined);
         Assert.Contains("succeeded; 2/2 videos done", submit.Stdout);
         Assert.Contains("manifest: datasets/up/manifest.json", submit.Stdout);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Runtime.InteropServices;
 using System.Text;
+using GidCluster.Grains.Ingestion;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
 using Microsoft.AspNetCore.Builder;
@@ -66,6 +67,8 @@ public sealed class InProcessSilo : IAsyncDisposable
             Poll = TimeSpan.FromMilliseconds(100),
             Heartbeat = TimeSpan.FromSeconds(1),
             Drain = TimeSpan.FromSeconds(5),
+            // These tests exercise the cluster; the cheap pipeline keeps them quick (dataprep has its own).
+            DefaultPipeline = FrameStatsProcessor.PipelineName,
         };
         var logs = new CapturedLogs();
         var app = SiloHost.Build(options, l => l.AddProvider(logs));

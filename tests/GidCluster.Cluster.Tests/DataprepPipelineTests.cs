@@ -11,6 +11,13 @@ namespace GidCluster.Cluster.Tests;
 public sealed class DataprepPipelineTests
 {
     [Fact]
+    public void Jobs_that_name_no_pipeline_run_dataprep_on_a_silo_started_with_defaults()
+    {
+        var options = GidCluster.Silo.Hosting.SiloOptions.Parse(["--role", "worker", "--store", "sqlite:/tmp/unused.db", "--blob", "file:/tmp/unused"]);
+        Assert.Equal(GidCluster.Silo.Ingestion.DataprepPipeline.Name, options.DefaultPipeline);
+    }
+
+    [Fact]
     public async Task Videos_without_clips_or_unreadable_are_recorded_with_their_reason_not_retried()
     {
         using var dir = Paths.NewTempDir("gid-dataprep-pipeline");
