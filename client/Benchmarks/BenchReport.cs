@@ -28,4 +28,12 @@ public static class BenchReport
             payload["environment"] = environment;
         Console.WriteLine("BENCH " + JsonSerializer.Serialize(payload, Json));
     }
+
+    /// <summary>The median, which benchmarks report because this kind of machine has bursts of noise.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToList();
+        if (v.Count == 0) throw new ArgumentException("no values to take the median of", nameof(values));
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
 }

@@ -52,18 +52,18 @@ public sealed class ClusterBenchmark : IBenchmark
         for (var round = 0; round < rounds; round++)
             foreach (var workers in round % 2 == 0 ? new[] { 1, 2 } : [2, 1])
                 runs[workers].Add(await IngestAsync(context.ScratchDir, corpus, pipeline, workers, cancel));
-        var one = Median(runs[1].Select(r => r.VideosPerSecond));
-        var two = Median(runs[2].Select(r => r.VideosPerSecond));
+        var one = BenchReport.Median(runs[1].Select(r => r.VideosPerSecond));
+        var two = BenchReport.Median(runs[2].Select(r => r.VideosPerSecond));
         figures.Add(new BenchFigure("ingest_videos_per_s_1_worker", Math.Round(one, 3), "videos/s"));
         figures.Add(new BenchFigure("ingest_videos_per_s_2_workers", Math.Round(two, 3), "videos/s", Math.Round(one, 3), Math.Round(two / one, 3), "ratio >= 1.7 on 2 cores"));
         // Where the time went: how busy the workers kept their cores, what a video cost them in CPU,
         // and what the coordinator spent, so a shortfall can be told apart from cluster overhead.
         foreach (var workers in new[] { 1, 2 })
         {
-            figures.Add(new BenchFigure($"worker_cpu_busy_{workers}_worker{(workers > 1 ? "s" : "")}", Math.Round(Median(runs[workers].Select(r => r.WorkerBusy)), 3), "fraction"));
-            figures.Add(new BenchFigure($"worker_cpu_s_per_video_{workers}_worker{(workers > 1 ? "s" : "")}", Math.Round(Median(runs[workers].Select(r => r.WorkerCpuPerVideo)), 3), "s"));
+            figures.Add(new BenchFigure($"worker_cpu_busy_{workers}_worker{(workers > 1 ? "s" : "")}", Math.Round(BenchReport.Median(runs[workers].Select(r => r.WorkerBusy)), 3), "fraction"));
+            figures.Add(new BenchFigure($"worker_cpu_s_per_video_{workers}_worker{(workers > 1 ? "s" : "")}", Math.Round(BenchReport.Median(runs[workers].Select(r => r.WorkerCpuPerVideo)), 3), "s"));
         }
-        figures.Add(new BenchFigure("coordinator_cpu_busy", Math.Round(Median(runs.Values.SelectMany(r => r).Select(r => r.CoordinatorBusy)), 3), "fraction"));
+        figures.Add(new BenchFigure("coordinator_cpu_busy", Math.Round(BenchReport.Median(runs.Values.SelectMany(r => r).Select(r => r.CoordinatorBusy)), 3), "fraction"));
 
         Console.WriteLine();
         foreach (var f in figures)
@@ -147,12 +147,6 @@ public sealed class ClusterBenchmark : IBenchmark
     /// a real deployment would understate what two workers achieve.
     /// </summary>
     private const int PollMs = 250;
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToList();
-        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
-    }
 
     /// <summary>One ingestion run: throughput, and the CPU its processes used.</summary>
     private sealed record IngestRun(double VideosPerSecond, double WorkerBusy, double WorkerCpuPerVideo, double CoordinatorBusy);

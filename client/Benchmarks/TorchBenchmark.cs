@@ -79,7 +79,7 @@ public sealed class TorchBenchmark : IBenchmark
                 csSteps.Add(cs);
                 pySteps.Add(py);
                 if ((i - warmup + 1) % 5 == 0)
-                    Console.WriteLine($"step {i - warmup + 1}/{steps}: C# {Median(csSteps):F1} ms, Python {Median(pySteps):F1} ms (medians so far)");
+                    Console.WriteLine($"step {i - warmup + 1}/{steps}: C# {BenchReport.Median(csSteps):F1} ms, Python {BenchReport.Median(pySteps):F1} ms (medians so far)");
             }
             // Fresh pages cost the kernel's zeroing inside the step: a cheap check that freed memory is reused.
             csFaults = (MinorFaults(Environment.ProcessId) - csFaults0) / (double)steps;
@@ -96,8 +96,8 @@ public sealed class TorchBenchmark : IBenchmark
                 pyAdds.Add(py);
             }
         }
-        var pyMs = Median(pySteps);
-        var csMs = Median(csSteps);
+        var pyMs = BenchReport.Median(pySteps);
+        var csMs = BenchReport.Median(csSteps);
         Console.WriteLine($"training step (batch {batch}, {height}x{width}, {threads} threads): C# {csMs:F1} ms, Python {pyMs:F1} ms, ratio {csMs / pyMs:F3}");
         Console.WriteLine($"minor page faults per step: C# {csFaults:F0}, Python {pyFaults:F0}");
 
@@ -109,8 +109,8 @@ public sealed class TorchBenchmark : IBenchmark
             scriptMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
         Console.WriteLine($"reference script as it is (5 steps, its own process): {scriptMs:F1} ms per step");
 
-        var pyAdd = Median(pyAdds);
-        var csAdd = Median(csAdds);
+        var pyAdd = BenchReport.Median(pyAdds);
+        var csAdd = BenchReport.Median(csAdds);
         Console.WriteLine($"1-element add: C# {csAdd:F2} µs, Python {pyAdd:F2} µs, ratio {csAdd / pyAdd:F3}");
 
         BenchReport.Print(Name,
@@ -128,12 +128,6 @@ public sealed class TorchBenchmark : IBenchmark
             ["libtorch"] = torch.__version__,
         });
         return Task.FromResult(0);
-    }
-
-    private static double Median(List<double> values)
-    {
-        var v = values.Order().ToList();
-        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 
     /// <summary>The reference's training step on random data of the same shapes: zero_grad, MSE, backward, AdamW.</summary>
