@@ -1,10 +1,8 @@
 using GidCluster.Dataprep.Manifest;
 using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
-using GidCluster.TestSupport;
 using GidCluster.Torch;
 using GidCluster.Training.Data;
-using Xunit;
 
 namespace GidCluster.Torch.Tests;
 

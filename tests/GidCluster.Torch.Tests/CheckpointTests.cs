@@ -1,12 +1,3 @@
-using GidCluster.TestSupport;
-using Xunit;
-using F = GidCluster.Torch.torch.nn.functional;
-using Tensor = GidCluster.Torch.torch.Tensor;
-#pragma warning disable CS8981
-using nn = GidCluster.Torch.torch.nn;
-using optim = GidCluster.Torch.torch.optim;
-#pragma warning restore CS8981
-
 namespace GidCluster.Torch.Tests;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using GidCluster.TestSupport;
-using Xunit;
-using F = GidCluster.Torch.torch.nn.functional;
-#pragma warning disable CS8981
-using optim = GidCluster.Torch.torch.optim;
-#pragma warning restore CS8981
-
 namespace GidCluster.Torch.Tests;
 
 /// <summary>Two real processes (this assembly run as <see cref="Worker"/>) rendezvous through a FileStore; Gloo pairs on 127.0.0.1.</summary>

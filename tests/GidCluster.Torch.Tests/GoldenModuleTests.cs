@@ -1,10 +1,4 @@
 using System.Text.Json;
-using GidCluster.TestSupport;
-using Xunit;
-#pragma warning disable CS8981
-using nn = GidCluster.Torch.torch.nn;
-#pragma warning restore CS8981
-using Tensor = GidCluster.Torch.torch.Tensor;
 
 namespace GidCluster.Torch.Tests;
 

@@ -1,8 +1,4 @@
 using System.Text.Json;
-using GidCluster.TestSupport;
-using Xunit;
-using F = GidCluster.Torch.torch.nn.functional;
-using Tensor = GidCluster.Torch.torch.Tensor;
 
 namespace GidCluster.Torch.Tests;
 

@@ -1,7 +1,4 @@
 using GidCluster.Native;
-using GidCluster.TestSupport;
-using Xunit;
-using Tensor = GidCluster.Torch.torch.Tensor;
 
 namespace GidCluster.Torch.Tests;
 
