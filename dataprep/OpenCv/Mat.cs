@@ -24,7 +24,7 @@ public sealed unsafe class Mat : IDisposable
     public Mat(int rows, int cols, int type)
     {
         NativeMethods.Check(NativeMethods.gid_cv_mat_new(rows, cols, type, out var p));
-        Handle = MatHandle.Own(p);
+        Handle = new MatHandle(p);
     }
 
     public int Rows => Info().Rows;

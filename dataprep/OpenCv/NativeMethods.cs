@@ -65,58 +65,19 @@ internal static unsafe partial class NativeMethods
 }
 
 /// <summary>Owns a <c>cv::Mat*</c>.</summary>
-internal sealed class MatHandle() : SafeHandle(IntPtr.Zero, ownsHandle: true)
+internal sealed class MatHandle(IntPtr p) : OwnedHandle(p)
 {
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    protected override bool ReleaseHandle()
-    {
-        NativeMethods.gid_cv_mat_free(handle);
-        return true;
-    }
-
-    internal static MatHandle Own(IntPtr p)
-    {
-        var h = new MatHandle();
-        h.SetHandle(p);
-        return h;
-    }
+    protected override void Free(IntPtr handle) => NativeMethods.gid_cv_mat_free(handle);
 }
 
 /// <summary>Owns a <c>cv::VideoCapture*</c>.</summary>
-internal sealed class VideoCaptureHandle() : SafeHandle(IntPtr.Zero, ownsHandle: true)
+internal sealed class VideoCaptureHandle(IntPtr p) : OwnedHandle(p)
 {
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    protected override bool ReleaseHandle()
-    {
-        NativeMethods.gid_cv_capture_free(handle);
-        return true;
-    }
-
-    internal static VideoCaptureHandle Own(IntPtr p)
-    {
-        var h = new VideoCaptureHandle();
-        h.SetHandle(p);
-        return h;
-    }
+    protected override void Free(IntPtr handle) => NativeMethods.gid_cv_capture_free(handle);
 }
 
 /// <summary>Owns a flow engine (one OpenCV DenseOpticalFlow, or Farneback's parameters).</summary>
-internal sealed class FlowHandle() : SafeHandle(IntPtr.Zero, ownsHandle: true)
+internal sealed class FlowHandle(IntPtr p) : OwnedHandle(p)
 {
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    protected override bool ReleaseHandle()
-    {
-        NativeMethods.gid_cv_flow_free(handle);
-        return true;
-    }
-
-    internal static FlowHandle Own(IntPtr p)
-    {
-        var h = new FlowHandle();
-        h.SetHandle(p);
-        return h;
-    }
+    protected override void Free(IntPtr handle) => NativeMethods.gid_cv_flow_free(handle);
 }

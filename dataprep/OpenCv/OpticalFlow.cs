@@ -128,7 +128,7 @@ public sealed class DenseOpticalFlow : IDisposable
     public DenseOpticalFlow(FlowParams parameters)
     {
         NativeMethods.Check(NativeMethods.gid_cv_flow_new(in parameters, out var p));
-        _handle = FlowHandle.Own(p);
+        _handle = new FlowHandle(p);
         Parameters = parameters;
     }
 

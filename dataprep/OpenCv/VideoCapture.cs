@@ -24,7 +24,7 @@ public sealed class VideoCapture : IDisposable
     public VideoCapture(string path)
     {
         NativeMethods.Check(NativeMethods.gid_cv_capture_open(path, out var p, out var opened));
-        _handle = VideoCaptureHandle.Own(p);
+        _handle = new VideoCaptureHandle(p);
         IsOpened = opened != 0;
     }
 

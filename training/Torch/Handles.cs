@@ -1,38 +1,23 @@
 using System.Runtime.InteropServices;
+using GidCluster.Native;
 
 namespace GidCluster.Torch;
 
 /// <summary>Owns one native at::Tensor reference; released exactly once (Dispose or finalizer).</summary>
-internal sealed class TensorHandle : SafeHandle
+internal sealed class TensorHandle(IntPtr handle) : OwnedHandle(handle)
 {
     /// <summary>Passed where an optional tensor is absent (bias = None): marshals as a null pointer.</summary>
     internal static readonly TensorHandle Null = new(IntPtr.Zero);
 
-    internal TensorHandle(IntPtr handle) : base(IntPtr.Zero, ownsHandle: true) => SetHandle(handle);
-
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    protected override bool ReleaseHandle()
-    {
-        NativeMethods.gid_t_free(handle);
-        return true;
-    }
+    protected override void Free(IntPtr handle) => NativeMethods.gid_t_free(handle);
 }
 
 /// <summary>Owns a native at::Generator.</summary>
-internal sealed class GeneratorHandle : SafeHandle
+internal sealed class GeneratorHandle(IntPtr handle) : OwnedHandle(handle)
 {
     internal static readonly GeneratorHandle Null = new(IntPtr.Zero);
 
-    internal GeneratorHandle(IntPtr handle) : base(IntPtr.Zero, ownsHandle: true) => SetHandle(handle);
-
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    protected override bool ReleaseHandle()
-    {
-        NativeMethods.gid_generator_free(handle);
-        return true;
-    }
+    protected override void Free(IntPtr handle) => NativeMethods.gid_generator_free(handle);
 }
 
 /// <summary>Raw handles of a tensor list for one native call; keeps every tensor alive until disposed.</summary>
