@@ -76,11 +76,7 @@ public sealed class GoldenModuleTests(GoldenModuleTests.Reference reference) : I
 
         public Reference()
         {
-            var spec = Path.Combine(_dir.Path, "cases.json");
-            File.WriteAllText(spec, JsonSerializer.Serialize(Cases.Select(c => new { name = c.Name, python = c.Python, input = c.Input })));
-            var output = Path.Combine(_dir.Path, "golden");
-            var names = Programs.RunPython(PyTensors.DumpFunction + Script, [spec, output], TimeSpan.FromMinutes(2));
-            Tensors = PyTensors.Load(output);
+            Tensors = PyTensors.RunCases(_dir.Path, Cases.Select(c => new { name = c.Name, python = c.Python, input = c.Input }), Script, out var names);
             ParameterNames = JsonSerializer.Deserialize<Dictionary<string, List<string>>>(names)!;
         }
 

@@ -136,11 +136,7 @@ public sealed class GoldenOpTests(GoldenOpTests.Reference reference) : IClassFix
 
         public Reference()
         {
-            var spec = Path.Combine(_dir.Path, "cases.json");
-            File.WriteAllText(spec, JsonSerializer.Serialize(Cases.Select(c => new { name = c.Name, python = c.Python, inputs = c.Inputs })));
-            var output = Path.Combine(_dir.Path, "golden");
-            Programs.RunPython(PyTensors.DumpFunction + Script, [spec, output], TimeSpan.FromMinutes(2));
-            Tensors = PyTensors.Load(output);
+            Tensors = PyTensors.RunCases(_dir.Path, Cases.Select(c => new { name = c.Name, python = c.Python, inputs = c.Inputs }), Script, out _);
             foreach (var t in Tensors.Values) t.DetachFromDisposeScope();
         }
 

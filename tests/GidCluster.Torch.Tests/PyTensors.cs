@@ -26,6 +26,20 @@ public static class PyTensors
                 json.dump(index, f)
         """;
 
+    /// <summary>
+    /// Writes <paramref name="cases"/> as JSON into <paramref name="dir"/>, runs <paramref name="script"/>
+    /// (after <see cref="DumpFunction"/>) once over all of them with the cases file and an output path
+    /// as arguments, and loads the tensors it dumped; <paramref name="stdout"/> is what it printed.
+    /// </summary>
+    public static Dictionary<string, torch.Tensor> RunCases(string dir, object cases, string script, out string stdout)
+    {
+        var spec = Path.Combine(dir, "cases.json");
+        File.WriteAllText(spec, JsonSerializer.Serialize(cases));
+        var output = Path.Combine(dir, "golden");
+        stdout = Programs.RunPython(DumpFunction + script, [spec, output], TimeSpan.FromMinutes(2));
+        return Load(output);
+    }
+
     public static Dictionary<string, torch.Tensor> Load(string path)
     {
         var data = File.ReadAllBytes(path + ".bin");
