@@ -20,4 +20,15 @@ var root = new RootCommand("GidCluster: learn a generative prior over scene moti
 };
 // Termination signals are left to the commands: `gid up` and `gid silo` drain on SIGTERM through
 // the ASP.NET host (System.CommandLine would otherwise end the process 2 s after the signal).
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+// Exceptions are left to UserErrors, so bad input ends in one line and exit code 2, not a stack trace.
+var parsed = root.Parse(args);
+if (UserErrors.FromParse(parsed) is { } parseError)
+    return parseError;
+try
+{
+    return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    return UserErrors.Report(parsed, e);
+}

@@ -98,13 +98,30 @@ public static class DataprepCommand
                         },
                         cancel: cancel);
                 });
-            var manifestPath = dataset.Finish(run.Reports.Select(r => new VideoSketch(r.VideoId, r.Sketch)).ToList(), options);
+            var shards = dataset.CompleteShards();
             PrintReport(run, outDir, DateTime.UtcNow - started);
-            var manifest = ManifestFile.Read(manifestPath);
+            var manifest = DatasetWriter.CreateManifest(shards, run.Reports.Select(r => new VideoSketch(r.VideoId, r.Sketch)).ToList(), options, DateTimeOffset.UtcNow);
+            // A manifest without usable scales would only fail later, in a trainer: refuse it now (the run files above stay).
+            if (NormalizationProblem(manifest, run) is { } problem)
+            {
+                Console.Error.WriteLine($"gid dataprep: {problem}; not writing {ManifestFile.FileName} (per-video statuses are in {Path.Combine(outDir, DataprepRun.VideosFile)})");
+                return Task.FromResult(2);
+            }
+            ManifestFile.Write(outDir, manifest);
             Console.WriteLine($"wrote {manifest.Shards.Count} shard(s), {manifest.TotalRows} samples ({manifest.Split.TrainVideos.Count} train / {manifest.Split.TestVideos.Count} test videos) and {ManifestFile.FileName}");
             return Task.FromResult(run.Reports.Any(r => r.Status != VideoStatus.Error) ? 0 : 1);
         });
         return command;
+    }
+
+    /// <summary>Why the dataset cannot be normalized (no samples, or a bin without motion), or null.</summary>
+    private static string? NormalizationProblem(DatasetManifest manifest, DataprepRun run)
+    {
+        if (manifest.TotalRows == 0)
+            return $"the {run.Reports.Count} input video(s) yielded no sample ({string.Join(", ", run.Reports.GroupBy(r => r.StatusText).Select(g => $"{g.Count()} {g.Key}"))})";
+        if (manifest.Normalization is null)
+            return $"the samples' normalization scales s_k are not all positive ({string.Join(" ", run.Sketch.Scales())}): the videos hold no motion in some frequency bin";
+        return null;
     }
 
     private static void PrintReport(DataprepRun run, string outDir, TimeSpan elapsed)

@@ -49,10 +49,15 @@ public static class FlowEvaluation
             }
             // Output pixel centres mapped into scene pixels.
             var interior = new int[width * height];
+            var weight = new double[width * height];
             for (var y = 0; y < height; y++)
             {
                 for (var x = 0; x < width; x++)
-                    interior[y * width + x] = scene.InteriorRegionAt(start, (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5, margin * scale);
+                {
+                    var (r, qx, qy) = scene.Locate(start, (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5, margin * scale);
+                    interior[y * width + x] = r;
+                    weight[y * width + x] = r < 0 ? 0 : scene.Regions[r].Weight(qx, qy);
+                }
             }
             if (threads > 0)
                 Cv2.SetNumThreads(threads);
@@ -65,15 +70,14 @@ public static class FlowEvaluation
                 clock.Start();
                 var f = engine.Calc(frames[start].Gray, frames[start + t].Gray, result);
                 clock.Stop();
-                var starts = scene.Regions.Select(r => r.Displacement(start / scene.Fps)).ToArray();
-                var ends = scene.Regions.Select(r => r.Displacement((start + t) / scene.Fps)).ToArray();
+                var moves = Enumerable.Range(0, scene.Regions.Count).Select(r => scene.Flow(r, 1, start, t)).ToArray();
                 for (var p = 0; p < interior.Length; p++)
                 {
                     var r = interior[p];
                     if (r < 0)
                         continue;
-                    var ex = f[2 * p] - (ends[r].X - starts[r].X) / scale;
-                    var ey = f[2 * p + 1] - (ends[r].Y - starts[r].Y) / scale;
+                    var ex = f[2 * p] - weight[p] * moves[r].X / scale;
+                    var ey = f[2 * p + 1] - weight[p] * moves[r].Y / scale;
                     errors.Add(Math.Sqrt(ex * ex + ey * ey));
                 }
             }
