@@ -31,28 +31,22 @@ public static class DataprepCommand
         };
         command.SetAction((parse, cancel) =>
         {
-            DataprepOptions options;
-            try
+            // Bad option values throw ArgumentException/FormatException: Program.cs reports them in one line (exit 2).
+            var size = parse.GetValue(flowSize)!.Split('x');
+            if (size.Length != 2 || !int.TryParse(size[0], out var flowWidth) || !int.TryParse(size[1], out var flowHeight))
+                throw new FormatException($"--flow-size '{parse.GetValue(flowSize)}': expected WxH, like 256x160");
+            var options = new DataprepOptions
             {
-                var size = parse.GetValue(flowSize)!.Split('x');
-                options = new DataprepOptions
-                {
-                    Flow = FlowParams.Parse(parse.GetValue(method)!),
-                    FlowWidth = int.Parse(size[0]),
-                    FlowHeight = int.Parse(size[1]),
-                    StartStride = parse.GetValue(stride),
-                    MaxClips = parse.GetValue(maxClips),
-                    Workers = parse.GetValue(workers),
-                    ConsistencyStride = parse.GetValue(fbStride),
-                };
-                options.Validate();
-                options = DatasetWriter.WithSplit(options);
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
-            {
-                Console.Error.WriteLine($"gid dataprep: {e.Message}");
-                return Task.FromResult(2);
-            }
+                Flow = FlowParams.Parse(parse.GetValue(method)!),
+                FlowWidth = flowWidth,
+                FlowHeight = flowHeight,
+                StartStride = parse.GetValue(stride),
+                MaxClips = parse.GetValue(maxClips),
+                Workers = parse.GetValue(workers),
+                ConsistencyStride = parse.GetValue(fbStride),
+            };
+            options.Validate();
+            options = DatasetWriter.WithSplit(options);
             var outDir = Path.GetFullPath(parse.GetValue(output)!);
             var videos = DataprepRun.ExpandInputs(parse.GetValue(inputs)!);
             if (videos.Count == 0)

@@ -173,15 +173,18 @@ public static class SynthCommand
         return command;
     }
 
-    private static (int W, int H) Size(string text)
+    private static (int W, int H) Size(string option, string text)
     {
         var parts = text.Split('x');
-        return (int.Parse(parts[0]), int.Parse(parts[1]));
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var w) || !int.TryParse(parts[1], out var h) || w < 16 || h < 16)
+            throw new FormatException($"{option} '{text}': expected WxH of at least 16x16, like 256x160");
+        return (w, h);
     }
 
     private static void Evaluate(List<(SyntheticScene Scene, string Path)> videos, string methodList, string offsetList, string? evalSize)
     {
-        var offsets = offsetList.Split(',').Select(int.Parse).ToList();
+        var offsets = offsetList.Split(',').Select(t => int.TryParse(t, out var o) && o is >= 1 and <= 10_000 ? o
+            : throw new FormatException($"--offsets '{offsetList}': expected a comma list of frame offsets ≥ 1")).ToList();
         var table = new Table().AddColumns("method", "flow res", "mean EPE (px)", "p95 EPE (px)", "ms/flow (2 threads)", "flows");
         foreach (var spec in methodList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -189,8 +192,8 @@ public static class SynthCommand
             var flow = FlowParams.Parse(name.Replace(';', ','));
             var scores = videos.Select(v =>
             {
-                var (w, h) = evalSize != null ? Size(evalSize) : (v.Scene.Width, v.Scene.Height);
-                var (fw, fh) = res.Length > 0 ? Size(res) : (w, h);
+                var (w, h) = evalSize != null ? Size("--eval-size", evalSize) : (v.Scene.Width, v.Scene.Height);
+                var (fw, fh) = res.Length > 0 ? Size($"--methods {spec}", res) : (w, h);
                 return FlowEvaluation.Evaluate(v.Scene, v.Path, flow, fw, fh, offsets, threads: Environment.ProcessorCount, width: w, height: h);
             }).ToList();
             var first = scores[0];

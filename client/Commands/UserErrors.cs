@@ -18,7 +18,7 @@ public static class UserErrors
     {
         if (parsed.Errors.Count == 0)
             return null;
-        Console.Error.WriteLine($"{Name(parsed)}: {string.Join("; ", parsed.Errors.Select(e => e.Message).Distinct())} (see {Name(parsed)} --help)");
+        Console.Error.WriteLine($"{Name(parsed)}: {string.Join("; ", parsed.Errors.Select(e => OneLine(e.Message)).Distinct())} (see {Name(parsed)} --help)");
         return ExitCode;
     }
 
@@ -46,7 +46,7 @@ public static class UserErrors
         e is ArgumentException or FormatException or IOException or InvalidDataException or UnauthorizedAccessException
             or System.Text.Json.JsonException or ManifestException;
 
-    private static string OneLine(string message) => string.Join(" ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+    private static string OneLine(string message) => string.Join(" ", message.Split(['\n', '\r'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>"gid synth score": the command that ran, as typed.</summary>
     private static string Name(ParseResult parsed)

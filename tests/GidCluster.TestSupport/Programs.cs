@@ -62,6 +62,10 @@ public static class Programs
         return new ProgramResult(process.ExitCode, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the real <c>gid</c> client built next to the tests (the test project references client/).</summary>
+    public static ProgramResult Gid(params string[] args) =>
+        Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), .. args], TimeSpan.FromMinutes(5));
+
     /// <summary>Runs a Python script (given as text) under Debian's python3 and returns stdout; throws with stderr on failure.</summary>
     public static string RunPython(string script, IEnumerable<string>? args = null, TimeSpan? timeout = null)
     {
