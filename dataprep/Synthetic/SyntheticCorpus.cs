@@ -141,7 +141,7 @@ public static class SyntheticCorpus
         var length = scale * (MinLength + SizeClassStep * (sizeClass + 0.15 + 0.7 * rng.NextDouble()));
         var objectWidth = kind switch
         {
-            "stalk" => 10 + 6 * rng.NextDouble(),
+            "stalk" => 12 + 6 * rng.NextDouble(),
             "leaf" => length * (0.35 + 0.15 * rng.NextDouble()),
             _ => length * (0.4 + 0.15 * rng.NextDouble()),
         };
