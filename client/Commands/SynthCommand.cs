@@ -9,7 +9,9 @@ namespace GidCluster.Client.Commands;
 /// <c>gid synth --out DIR</c>: seeded synthetic videos with known oscillating motion (MP4 + JSON
 /// sidecar with the exact displacement parameters and true spectra). With <c>--evaluate</c> it
 /// also measures every flow algorithm's end-point error and cost on them (the table behind the
-/// default flow setting).
+/// default flow setting). With <c>--corpus</c> it writes the learnable corpus instead
+/// (<see cref="SyntheticCorpus"/>): objects whose motion follows their appearance by a rule, and
+/// held-out pictures; <c>gid synth score</c> checks a dataprep output of such videos per object.
 /// </summary>
 public static class SynthCommand
 {
