@@ -38,6 +38,11 @@ public sealed record SyntheticSidecar(
         {
             throw new InvalidDataException($"{path} is not a gid synth sidecar: {e.Message}", e);
         }
+        catch (NotSupportedException e)
+        {
+            // A layer without its "shape": a gid-synth/1 sidecar, from before bending objects.
+            throw new InvalidDataException($"{path} is not a gid-synth/2 sidecar (made by an older gid synth? make the video again): {e.Message}", e);
+        }
     }
 }
 

@@ -153,6 +153,13 @@ public partial class SyntheticCorpusTests
             var count = label.Count(v => v == o.Region + 1);
             Assert.InRange(count, 0.85 * o.Pixels, 1.15 * o.Pixels);
         }
+
+        // A sidecar of the first format (layers without a shape) or no sidecar at all is refused naming the file.
+        var old = Path.Combine(dir.Path, "old.json");
+        File.WriteAllText(old, """{"schema":"gid-synth/1","scene":{"seed":1,"width":256,"height":160,"fps":30,"frames":160,"background":[],"regions":[{"center_x":9,"center_y":9,"radius_x":5,"radius_y":5,"texture":[],"tint":[1,1,1],"x":[],"y":[]}]},"spectra":[]}""");
+        Assert.Contains(old, Assert.Throws<InvalidDataException>(() => SyntheticSidecar.Read(old)).Message);
+        File.WriteAllText(old, "[]");
+        Assert.Contains(old, Assert.Throws<InvalidDataException>(() => SyntheticSidecar.Read(old)).Message);
     }
 
     [GeneratedRegex(@"objects within ±1 bin of the truth: (\d+)/(\d+)")]
