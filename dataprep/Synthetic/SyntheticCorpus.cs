@@ -122,7 +122,7 @@ public static class SyntheticCorpus
                 var (moving, motion) = Motion(rng, rule, o with { Texture = SyntheticScene.Texture(rng, 8, wavelengthScale: 0.6), Tint = Tint(hue) }, hueClass, fps, n);
                 return (Object: moving, Motion: motion, Look: (hue, hueClass));
             },
-            gap: 12, out var notes);
+            gap: 12, out var notes); // more than twice the largest displacement (3 px + flutter): objects never overlap
         var scene = new SyntheticScene(seed, width, height, fps, frames, SyntheticScene.Texture(rng, 10, wavelengthScale: 1.5, contrast: 0.6),
             placed.Select(p => (Layer)p.Object).ToList())
         {

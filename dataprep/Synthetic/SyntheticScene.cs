@@ -141,10 +141,9 @@ public sealed record SyntheticScene(
                 return (cx, cy, rx, ry);
             },
             e => (e.cx - e.rx, e.cy - e.ry, e.cx + e.rx, e.cy + e.ry),
-            // Layers stay apart by more than twice the largest displacement so they never overlap.
             e => new Region(e.cx, e.cy, e.rx, e.ry, Texture(rng, 10), [0.8 + 0.2 * rng.NextDouble(), 0.8 + 0.2 * rng.NextDouble(), 0.8 + 0.2 * rng.NextDouble()],
                 Axis(rng, fps, n), Axis(rng, fps, n)),
-            gap: 12, out var notes);
+            gap: 12, out var notes); // more than twice the largest displacement: layers never overlap
         return new SyntheticScene(seed, width, height, fps, frames, Texture(rng, 10), placed) { Notes = notes };
     }
 
