@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GidCluster.Dataprep.OpenCv;
+using GidCluster.Dataprep.Pipeline;
 using GidCluster.Dataprep.Synthetic;
 using Spectre.Console;
 
@@ -115,7 +116,10 @@ public static class SynthCommand
             if (i < count)
             {
                 path = Path.Combine(videos, $"corpus_{s:D5}.mp4");
-                SyntheticVideo.Write(scene, path, crf, corpus: truth);
+                // True spectra for every start frame dataprep takes by default.
+                var clips = new DataprepOptions();
+                var starts = Enumerable.Range(0, frames).Where(t => t % clips.StartStride == 0 && t + clips.ClipFrames < frames).DefaultIfEmpty(0).ToList();
+                SyntheticVideo.Write(scene, path, crf, starts, corpus: truth);
             }
             else
             {

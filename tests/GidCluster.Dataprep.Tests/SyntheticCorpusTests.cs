@@ -204,7 +204,9 @@ public partial class SyntheticCorpusTests
         foreach (var s in scores)
         {
             var source = Directory.EnumerateFiles(videos, $"{s.VideoId}.json").Single();
-            var o = SyntheticSidecar.Read(source).Corpus!.Objects[s.Region];
+            var sidecar = SyntheticSidecar.Read(source);
+            Assert.Contains(sidecar.Spectra, t => t.StartFrame == s.StartFrame && t.Region == s.Region); // the truth for every clip dataprep took
+            var o = sidecar.Corpus!.Objects[s.Region];
             var ruleBin = s.VideoId.StartsWith("hue", StringComparison.Ordinal)
                 ? SyntheticCorpus.FrequencyBins[o.HueClass] : SyntheticCorpus.FrequencyBins[4 - o.SizeClass];
             Assert.True(Math.Abs(s.RecoveredBin - ruleBin) <= 1, $"{s.VideoId} object {s.Region}: recovered bin {s.RecoveredBin}, rule says {ruleBin}");
