@@ -24,7 +24,7 @@ public static class Worker
                 "ddp" => DataParallel(args[1], args[2], Int(args[3]), Int(args[4])),
                 "die" => DeadRank(args[1]),
                 "memory" => Memory(Int(args[1]), Int(args[2])),
-                "faults" => Faults(),
+                "faults" => Faults(args.Length > 1 && args[1] == "onednn"),
                 "matmul-abort" => MatMulAbort(),
                 "onednn-conv" => OneDnnConvolution(),
                 _ => throw new ArgumentException($"unknown worker mode {args[0]}"),
@@ -167,6 +167,7 @@ public static class Worker
     /// <summary>Trains SmallNet for <paramref name="iterations"/> steps in dispose scopes; prints RSS after warm-up and at the end.</summary>
     private static int Memory(int iterations, int warmup)
     {
+        torch.set_num_threads(1); // a memory test: one thread keeps it quick on a busy machine
         torch.manual_seed(1);
         using var net = new SmallNet();
         using var opt = torch.optim.AdamW(net.parameters(), lr: 1e-3);
@@ -197,8 +198,9 @@ public static class Worker
     /// Training steps of a conv net with 8 MB activations, freed in batches as scopes end;
     /// prints the minor page faults per step after warm-up.
     /// </summary>
-    private static int Faults()
+    private static int Faults(bool oneDnn)
     {
+        TorchRuntime.OneDnnEnabled = oneDnn;
         torch.set_num_threads(1);
         torch.manual_seed(1);
         using var net = nn.Sequential(new WideBlock(16, 64), new WideBlock(64, 64), new WideBlock(64, 64), nn.Conv2d(64, 4, 3, padding: 1));

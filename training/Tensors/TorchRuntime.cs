@@ -44,10 +44,24 @@ public static partial class TorchRuntime
         lock (Gate)
         {
             if (_initialized) return;
-            OneDnnEnabled = false;
+            CpuAllocator.RetainFreedMemory();
+            try
+            {
+                OneDnnEnabled = false;
+            }
+            catch (TypeInitializationException e) when (e.InnerException is NotSupportedException)
+            {
+                // TorchSharp's own message lists its search; say first what usually causes it here.
+                throw new InvalidOperationException(
+                    "TorchSharp could not load libtorch. On Debian 12 its libLibTorchSharp.so needs GLIBCXX_3.4.32: run ./gid once, " +
+                    "which marks that requirement weak in the build output (training/setup/relax_version_needs.py). " + e.InnerException.Message, e);
+            }
             _initialized = true;
         }
     }
+
+    /// <summary>True when glibc's malloc was told to keep freed memory (see <see cref="CpuAllocator"/>).</summary>
+    public static bool RetainsFreedMemory => CpuAllocator.Applied;
 
 #pragma warning disable CA2255 // the fix must hold before any convolution, whichever entry point the process has
     [ModuleInitializer]
