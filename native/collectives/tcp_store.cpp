@@ -21,34 +21,30 @@ using clock = std::chrono::steady_clock;
     throw gloo::IoException(what + ": " + std::strerror(errno));
 }
 
-// Reads or writes exactly n bytes; false when the peer closed the connection.
-bool read_all(int fd, void* buf, size_t n) {
-    auto* p = static_cast<char*>(buf);
-    while (n > 0) {
-        const ssize_t r = ::recv(fd, p, n, 0);
-        if (r == 0) return false;
-        if (r < 0) {
-            if (errno == EINTR) continue;
+// Moves exactly n bytes through `io(offset, remaining)` (a recv or a send); false when the peer
+// closed the connection or the socket failed.
+template <typename Io>
+bool transfer(size_t n, Io io) {
+    size_t done = 0;
+    while (done < n) {
+        const ssize_t r = io(done, n - done);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
             return false;
         }
-        p += r;
-        n -= static_cast<size_t>(r);
+        done += static_cast<size_t>(r);
     }
     return true;
 }
 
+bool read_all(int fd, void* buf, size_t n) {
+    auto* p = static_cast<char*>(buf);
+    return transfer(n, [&](size_t at, size_t len) { return ::recv(fd, p + at, len, 0); });
+}
+
 bool write_all(int fd, const void* buf, size_t n) {
     const auto* p = static_cast<const char*>(buf);
-    while (n > 0) {
-        const ssize_t r = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += r;
-        n -= static_cast<size_t>(r);
-    }
-    return true;
+    return transfer(n, [&](size_t at, size_t len) { return ::send(fd, p + at, len, MSG_NOSIGNAL); });
 }
 
 bool write_blob(int fd, const std::string& s) {

@@ -138,7 +138,6 @@ public sealed class GoldenOpTests(GoldenOpTests.Reference reference) : IClassFix
         public Reference()
         {
             Tensors = PyTensors.RunCases(_dir.Path, Cases.Select(c => new { name = c.Name, python = c.Python, inputs = c.Inputs }), Script, out _);
-            
         }
 
         public Dictionary<string, Tensor> Tensors { get; }
