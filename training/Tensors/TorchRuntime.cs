@@ -48,6 +48,9 @@ public static partial class TorchRuntime
             try
             {
                 OneDnnEnabled = false;
+                // NNPACK cannot initialise on CPUs it does not know ("Unsupported hardware"), and with oneDNN off
+                // libtorch tries it again, with a warning, on every eligible convolution.
+                SetUserEnabledNnpack(GlobalContext(), false);
             }
             catch (TypeInitializationException e) when (e.InnerException is NotSupportedException)
             {
@@ -75,6 +78,9 @@ public static partial class TorchRuntime
 
     [LibraryImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static partial void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static partial void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     [LibraryImport("torch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
     [return: MarshalAs(UnmanagedType.U1)]
