@@ -1,29 +1,50 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using GidCluster.Torch;
-using F = GidCluster.Torch.torch.nn.functional;
-using Tensor = GidCluster.Torch.torch.Tensor;
+using GidCluster.Training.Distributed;
+using GidCluster.Training.Tensors;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using F = TorchSharp.torch.nn.functional;
+using Tensor = TorchSharp.torch.Tensor;
 #pragma warning disable CS8981
-using nn = GidCluster.Torch.torch.nn;
-using optim = GidCluster.Torch.torch.optim;
+using nn = TorchSharp.torch.nn;
 #pragma warning restore CS8981
 
 namespace GidCluster.Client.Benchmarks;
 
 /// <summary>
 /// <c>gid bench torch</c>: one training step of the reference U-Net (../shared/bench/unet_step_reference.py),
-/// built identically over our binding, timed against Python in the same run with the same thread
-/// count; first checks that the C# network is the same (Python's initial weights, one forward pass);
-/// also the per-op overhead of a 1-element add. Options: --batch 8 --steps 20 --warmup 2 --threads (cores).
+/// built identically over TorchSharp (libtorch 2.10), timed against python3-torch (Debian's libtorch 1.13)
+/// in the same run with the same thread count and OpenMP wait policy; first checks that the C# network
+/// is the same (weights from the script's --save-init, one forward pass); also the per-op overhead of a
+/// 1-element add and the latency of a 4 MB all-reduce over Gloo between two processes (ours and
+/// python3-torch's gloo backend). Options: --batch 8 --steps 20 --warmup 2 --threads (cores).
 /// </summary>
 public sealed class TorchBenchmark : IBenchmark
 {
     public string Name => "torch";
 
-    public string Description => "U-Net training step over the libtorch binding vs python3-torch (ratio C#/Python), plus per-op overhead";
+    public string Description => "U-Net training step over TorchSharp vs python3-torch (ratio C#/Python), per-op overhead, Gloo all-reduce latency";
+
+    private const int AllReduceElements = 1 << 20; // 4 MB of float32
+    private const int AllReduceRounds = 50;
 
     public Task<int> RunAsync(BenchContext context, CancellationToken cancel)
+    {
+        var peer = context.Arguments.ToList().IndexOf("--gloo-peer");
+        if (peer >= 0)
+            return Task.FromResult(GlooPeer(context.Arguments[peer + 1]));
+        // libgomp reads OMP_WAIT_POLICY once, when libtorch loads: without one, run again in a process that
+        // has PASSIVE from the start (spinning OpenMP threads distort timings on a shared machine).
+        var waitPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
+        if (string.IsNullOrEmpty(waitPolicy))
+            return Task.FromResult(RunAgainWith("OMP_WAIT_POLICY", "PASSIVE"));
+        return Task.FromResult(Run(context, waitPolicy));
+    }
+
+    private int Run(BenchContext context, string waitPolicy)
     {
         var batch = Option(context.Arguments, "--batch", 8);
         var steps = Math.Max(1, Option(context.Arguments, "--steps", 20));
@@ -35,16 +56,21 @@ public sealed class TorchBenchmark : IBenchmark
             throw new FileNotFoundException($"reference script not found: {script}", script);
         torch.set_num_threads(threads);
 
-        // 1. Same network: Python's initial weights and one forward pass on Python's inputs.
+        // 1. Same network: the reference script run as it is (its own process, 5 steps: a cross-check of the
+        // Python figure below) writes its initial weights; one forward pass on them in Python and here.
         var init = Path.Combine(context.ScratchDir, "unet_init.pt");
         var forward = Path.Combine(context.ScratchDir, "unet_forward.pt");
+        var scriptJson = Python([script, "--save-init", init, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", "5",
+            "--warmup", $"{Math.Max(1, warmup)}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
+        double scriptMs;
+        using (var doc = JsonDocument.Parse(scriptJson.Trim().Split('\n')[^1]))
+            scriptMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
         Python(["-c", ForwardCheck, script, init, forward], TimeSpan.FromMinutes(3));
         double forwardError;
         using (var scope = torch.NewDisposeScope())
-        using (var net = new UNet())
+        using (var net = LoadUNet(init))
         {
-            net.load_state_dict(torch.load_state_dict(init));
-            var py = (Dictionary<string, object?>)torch.load(forward)!;
+            var py = PyTorchUnpickler.UnpickleStateDict(forward);
             using var noGrad = torch.no_grad();
             var ours = net.forward((Tensor)py["x"]!, (Tensor)py["t"]!, (Tensor)py["k"]!);
             forwardError = MaxRelative(ours, (Tensor)py["out"]!);
@@ -53,7 +79,7 @@ public sealed class TorchBenchmark : IBenchmark
         if (forwardError > 1e-4)
         {
             Console.Error.WriteLine("gid bench torch: the C# U-Net does not reproduce the reference network");
-            return Task.FromResult(1);
+            return 1;
         }
 
         // 2. Training step, interleaved step by step with a Python process that holds the reference's
@@ -66,8 +92,8 @@ public sealed class TorchBenchmark : IBenchmark
         var csAdds = new List<double>();
         long csFaults0 = 0, pyFaults0 = 0;
         double csFaults, pyFaults;
-        using (var trainer = new Trainer(batch, height, width))
-        using (var reference = new PythonStepper(script, batch, height, width, threads))
+        using (var trainer = new Trainer(init, batch, height, width))
+        using (var reference = new PythonStepper(script, init, batch, height, width, threads, waitPolicy))
         {
             for (var i = 0; i < warmup + steps; i++)
             {
@@ -101,17 +127,18 @@ public sealed class TorchBenchmark : IBenchmark
         Console.WriteLine($"training step (batch {batch}, {height}x{width}, {threads} threads): C# {csMs:F1} ms, Python {pyMs:F1} ms, ratio {csMs / pyMs:F3}");
         Console.WriteLine($"minor page faults per step: C# {csFaults:F0}, Python {pyFaults:F0}");
 
-        // The reference script run as it is, once, as a cross-check of the Python figure above.
-        var scriptJson = Python([script, "--batch", $"{batch}", "--height", $"{height}", "--width", $"{width}", "--steps", "5",
-            "--warmup", $"{Math.Max(1, warmup)}", "--threads", $"{threads}", "--json"], TimeSpan.FromMinutes(30));
-        double scriptMs;
-        using (var doc = JsonDocument.Parse(scriptJson.Trim().Split('\n')[^1]))
-            scriptMs = doc.RootElement.GetProperty("ms_per_step").GetDouble();
         Console.WriteLine($"reference script as it is (5 steps, its own process): {scriptMs:F1} ms per step");
 
         var pyAdd = BenchReport.Median(pyAdds);
         var csAdd = BenchReport.Median(csAdds);
         Console.WriteLine($"1-element add: C# {csAdd:F2} µs, Python {pyAdd:F2} µs, ratio {csAdd / pyAdd:F3}");
+
+        // 4. A 4 MB all-reduce between two processes over Gloo on 127.0.0.1: ours (this process and a peer)
+        // and python3-torch's gloo backend (two python3 processes).
+        var (glooMs, glooFloorMs) = AllReduceLatency(context);
+        var pyGlooMs = PythonAllReduceLatency(context, threads, waitPolicy);
+        Console.WriteLine($"4 MB all-reduce, 2 processes: ours {glooMs:F2} ms (fastest {glooFloorMs:F2}), python3-torch gloo {pyGlooMs:F2} ms (medians of {AllReduceRounds})");
+        var pyVersion = Python(["-c", "import torch; print(torch.__version__)"], TimeSpan.FromMinutes(1)).Trim();
 
         BenchReport.Print(Name,
         [
@@ -120,28 +147,114 @@ public sealed class TorchBenchmark : IBenchmark
             new BenchFigure("minor_page_faults_per_step", csFaults, "faults", pyFaults),
             new BenchFigure("add_1_element", csAdd, "us", pyAdd, csAdd / pyAdd),
             new BenchFigure("forward_max_relative_error", forwardError, "relative", Goal: "<= 1e-4"),
+            new BenchFigure("allreduce_4mb_2_processes", glooMs, "ms", pyGlooMs, glooMs / pyGlooMs),
         ], new Dictionary<string, string>
         {
-            ["threads"] = $"{threads}",
+            ["threads"] = $"{threads} both sides",
+            ["omp_wait_policy"] = $"{waitPolicy} both sides",
             ["batch"] = $"{batch}",
             ["steps"] = $"{steps} interleaved after {warmup} warm-up",
-            ["libtorch"] = torch.__version__,
+            ["libtorch_csharp"] = $"{TorchRuntime.LibTorchVersion} (TorchSharp {TorchRuntime.TorchSharpVersion}, oneDNN off)",
+            ["libtorch_python"] = pyVersion,
         });
-        return Task.FromResult(0);
+        return 0;
     }
+
+    /// <summary>The reference U-Net with the script's initial weights (its --save-init file).</summary>
+    private static UNet LoadUNet(string init)
+    {
+        var net = new UNet();
+        net.load_py(init);
+        // load_py copies the saved requires_grad (False in a torch.save of a state dict) onto the parameters.
+        foreach (var p in net.parameters()) p.requires_grad = true;
+        return net;
+    }
+
+    private static int RunAgainWith(string variable, string value)
+    {
+        var args = Environment.GetCommandLineArgs();
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this process's executable");
+        // Under `dotnet gid.dll` the first argument is the assembly the host must be given again.
+        var start = new ProcessStartInfo(host);
+        foreach (var a in Path.GetFileNameWithoutExtension(host) == "dotnet" ? args : args[1..]) start.ArgumentList.Add(a);
+        start.Environment[variable] = value;
+        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
+        child.WaitForExit();
+        return child.ExitCode;
+    }
+
+    /// <summary>Rank 0 of two: the peer is this command again (<c>--gloo-peer DIR</c>) in its own process.</summary>
+    private static (double Median, double Fastest) AllReduceLatency(BenchContext context)
+    {
+        var store = Path.Combine(context.ScratchDir, "gloo-store");
+        if (Directory.Exists(store)) Directory.Delete(store, recursive: true);
+        var args = Environment.GetCommandLineArgs();
+        var host = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true };
+        foreach (var a in Path.GetFileNameWithoutExtension(host) == "dotnet" ? args[..1] : []) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "bench", "torch", "--gloo-peer", store }) start.ArgumentList.Add(a);
+        using var peer = Process.Start(start) ?? throw new InvalidOperationException("could not start the all-reduce peer");
+        var times = new List<double>();
+        using (var group = ProcessGroup.Init("file://" + store, 0, 2, TimeSpan.FromSeconds(60)))
+        using (var t = torch.ones(AllReduceElements))
+        {
+            for (var i = 0; i < 5 + AllReduceRounds; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                group.AllReduce(t);
+                if (i >= 5) times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            group.Barrier();
+        }
+        if (!peer.WaitForExit(TimeSpan.FromSeconds(60))) peer.Kill(entireProcessTree: true);
+        return (BenchReport.Median(times), times.Min());
+    }
+
+    private static int GlooPeer(string store)
+    {
+        using var group = ProcessGroup.Init("file://" + store, 1, 2, TimeSpan.FromSeconds(60));
+        using var t = torch.ones(AllReduceElements);
+        for (var i = 0; i < 5 + AllReduceRounds; i++) group.AllReduce(t);
+        group.Barrier();
+        return 0;
+    }
+
+    /// <summary>The same all-reduce through python3-torch's gloo backend (FileStore rendezvous, two processes); rank 0's median ms.</summary>
+    private static double PythonAllReduceLatency(BenchContext context, int threads, string waitPolicy)
+    {
+        var store = Path.Combine(context.ScratchDir, "py-gloo-store");
+        if (File.Exists(store)) File.Delete(store);
+        var ranks = Enumerable.Range(0, 2).Select(rank => Task.Run(() => Python(["-c", PythonAllReduce, store, $"{rank}", $"{threads}",
+            $"{AllReduceElements}", $"{AllReduceRounds}"], TimeSpan.FromMinutes(5), new() { ["OMP_WAIT_POLICY"] = waitPolicy }))).ToArray();
+        Task.WaitAll(ranks);
+        return double.Parse(ranks[0].Result.Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private const string PythonAllReduce = """
+        import sys, time, statistics, torch, torch.distributed as dist
+        store, rank, threads, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        torch.set_num_threads(threads)
+        dist.init_process_group('gloo', init_method='file://' + store, rank=rank, world_size=2)
+        t = torch.ones(n); times = []
+        for i in range(5 + rounds):
+            s = time.perf_counter(); dist.all_reduce(t)
+            if i >= 5: times.append((time.perf_counter() - s) * 1000)
+        dist.barrier()
+        print(statistics.median(times))
+        """;
 
     /// <summary>The reference's training step on random data of the same shapes: zero_grad, MSE, backward, AdamW.</summary>
     private sealed class Trainer : IDisposable
     {
         private readonly UNet _net;
-        private readonly optim.AdamW _opt;
+        private readonly torch.optim.Optimizer _opt;
         private readonly Tensor _x, _t, _k, _y;
 
-        public Trainer(int batch, int height, int width)
+        public Trainer(string init, int batch, int height, int width)
         {
             torch.manual_seed(0);
-            _net = new UNet();
-            _opt = new optim.AdamW(_net.parameters(), lr: 1e-4, weight_decay: 0.01);
+            _net = LoadUNet(init);
+            _opt = torch.optim.AdamW(_net.parameters(), lr: 1e-4, weight_decay: 0.01);
             _x = torch.randn([batch, 7, height, width]);
             _t = torch.randint(0, 1000, [batch]);
             _k = torch.randint(0, 16, [batch]);
@@ -178,7 +291,7 @@ public sealed class TorchBenchmark : IBenchmark
     {
         private readonly Process _process;
 
-        public PythonStepper(string script, int batch, int height, int width, int threads)
+        public PythonStepper(string script, string init, int batch, int height, int width, int threads, string waitPolicy)
         {
             var start = new ProcessStartInfo("/usr/bin/python3")
             {
@@ -186,7 +299,8 @@ public sealed class TorchBenchmark : IBenchmark
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
-            foreach (var a in new[] { "-c", Stepper, script, $"{batch}", $"{height}", $"{width}", $"{threads}" }) start.ArgumentList.Add(a);
+            start.Environment["OMP_WAIT_POLICY"] = waitPolicy;
+            foreach (var a in new[] { "-c", Stepper, script, $"{batch}", $"{height}", $"{width}", $"{threads}", init }) start.ArgumentList.Add(a);
             _process = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
             _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"python3: {e.Data}"); };
             _process.BeginErrorReadLine();
@@ -230,6 +344,7 @@ public sealed class TorchBenchmark : IBenchmark
             torch.manual_seed(0)
             torch.set_num_threads(threads)
             net = m.UNet()
+            net.load_state_dict(torch.load(sys.argv[6]))
             opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
             x = torch.randn(b, 7, h, w); t = torch.randint(0, 1000, (b,)); k = torch.randint(0, 16, (b,)); y = torch.randn(b, 4, h, w)
             a1 = torch.ones(1); b1 = torch.ones(1)
@@ -266,8 +381,8 @@ public sealed class TorchBenchmark : IBenchmark
 
     private static double MaxRelative(Tensor actual, Tensor expected)
     {
-        var a = actual.ToArray<float>();
-        var b = expected.ToArray<float>();
+        var a = actual.contiguous().data<float>().ToArray();
+        var b = expected.contiguous().data<float>().ToArray();
         double diff = 0, scale = 0;
         for (var i = 0; i < a.Length; i++)
         {
@@ -286,9 +401,10 @@ public sealed class TorchBenchmark : IBenchmark
         return v;
     }
 
-    private static string Python(IEnumerable<string> args, TimeSpan limit)
+    private static string Python(IEnumerable<string> args, TimeSpan limit, Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? []) start.Environment[k] = v;
         foreach (var a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
         var stderr = p.StandardError.ReadToEndAsync();
@@ -302,14 +418,13 @@ public sealed class TorchBenchmark : IBenchmark
         return stdout.Result;
     }
 
-    // Imports the reference script as a module (without running its main), saves its initial weights
-    // and one forward pass on seeded inputs.
+    // Imports the reference script as a module (without running its main), loads its --save-init
+    // weights and saves one forward pass on seeded inputs.
     private const string ForwardCheck = """
         import sys, importlib.util, torch
         spec = importlib.util.spec_from_file_location('unet_ref', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-        torch.manual_seed(0)
         net = m.UNet()
-        torch.save(net.state_dict(), sys.argv[2])
+        net.load_state_dict(torch.load(sys.argv[2]))
         g = torch.Generator().manual_seed(1)
         x = torch.randn(2, 7, 40, 64, generator=g); t = torch.randint(0, 1000, (2,), generator=g); k = torch.randint(0, 16, (2,), generator=g)
         with torch.no_grad():
@@ -331,21 +446,21 @@ public sealed class TorchBenchmark : IBenchmark
     /// <summary>GroupNorm-SiLU-conv twice with the embedding added in between; [B, Cin, H, W] → [B, Cout, H, W].</summary>
     private sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
-        private readonly nn.GroupNorm norm1;
-        private readonly nn.Conv2d conv1;
-        private readonly nn.Linear emb;
-        private readonly nn.GroupNorm norm2;
-        private readonly nn.Conv2d conv2;
+        private readonly GroupNorm norm1;
+        private readonly Conv2d conv1;
+        private readonly Linear emb;
+        private readonly GroupNorm norm2;
+        private readonly Conv2d conv2;
         private readonly nn.Module<Tensor, Tensor> skip;
 
         public ResBlock(long cin, long cout, long temb) : base(nameof(ResBlock))
         {
-            norm1 = new nn.GroupNorm(32, cin);
-            conv1 = new nn.Conv2d(cin, cout, 3, padding: 1);
-            emb = new nn.Linear(temb, cout);
-            norm2 = new nn.GroupNorm(32, cout);
-            conv2 = new nn.Conv2d(cout, cout, 3, padding: 1);
-            skip = cin != cout ? new nn.Conv2d(cin, cout, 1) : new nn.Identity();
+            norm1 = Layers.GroupNorm(32, cin);
+            conv1 = nn.Conv2d(cin, cout, 3, padding: 1);
+            emb = nn.Linear(temb, cout);
+            norm2 = Layers.GroupNorm(32, cout);
+            conv2 = nn.Conv2d(cout, cout, 3, padding: 1);
+            skip = cin != cout ? nn.Conv2d(cin, cout, 1) : nn.Identity();
             RegisterComponents();
         }
 
@@ -362,17 +477,17 @@ public sealed class TorchBenchmark : IBenchmark
     /// <summary>Multi-head self-attention over the H·W positions, residual; [B, C, H, W] → same.</summary>
     private sealed class Attention : nn.Module<Tensor, Tensor>
     {
-        private readonly nn.GroupNorm norm;
-        private readonly nn.Conv2d qkv;
-        private readonly nn.Conv2d proj;
+        private readonly GroupNorm norm;
+        private readonly Conv2d qkv;
+        private readonly Conv2d proj;
         private readonly long _heads;
 
         public Attention(long c, long heads = 4) : base(nameof(Attention))
         {
             _heads = heads;
-            norm = new nn.GroupNorm(32, c);
-            qkv = new nn.Conv2d(c, 3 * c, 1);
-            proj = new nn.Conv2d(c, c, 1);
+            norm = Layers.GroupNorm(32, c);
+            qkv = nn.Conv2d(c, 3 * c, 1);
+            proj = nn.Conv2d(c, c, 1);
             RegisterComponents();
         }
 
@@ -391,28 +506,28 @@ public sealed class TorchBenchmark : IBenchmark
     /// <summary>The reference U-Net (in 7, out 4, base 64, mult (1, 2, 2), 2 blocks, attention at the lowest level); parameter names as in Python.</summary>
     private sealed class UNet : nn.Module
     {
-        private readonly nn.Linear t1, t2, f1, f2;
-        private readonly nn.Conv2d inp;
-        private readonly nn.ModuleList<nn.ModuleList<nn.Module>> down = new();
+        private readonly Linear t1, t2, f1, f2;
+        private readonly Conv2d inp;
+        private readonly ModuleList<ModuleList<nn.Module>> down = nn.ModuleList<ModuleList<nn.Module>>();
         private readonly ResBlock mid1;
         private readonly Attention mid_attn;
         private readonly ResBlock mid2;
-        private readonly nn.ModuleList<nn.ModuleList<nn.Module>> up = new();
-        private readonly nn.GroupNorm out_norm;
-        private readonly nn.Conv2d @out;
+        private readonly ModuleList<ModuleList<nn.Module>> up = nn.ModuleList<ModuleList<nn.Module>>();
+        private readonly GroupNorm out_norm;
+        private readonly Conv2d @out;
 
         public UNet(long cin = 7, long cout = 4, long @base = 64, long[]? mult = null, int blocks = 2, long temb = 256) : base(nameof(UNet))
         {
             mult ??= [1, 2, 2];
-            (t1, t2, f1, f2) = (new nn.Linear(64, temb), new nn.Linear(temb, temb), new nn.Linear(64, temb), new nn.Linear(temb, temb));
-            inp = new nn.Conv2d(cin, @base, 3, padding: 1);
+            (t1, t2, f1, f2) = (nn.Linear(64, temb), nn.Linear(temb, temb), nn.Linear(64, temb), nn.Linear(temb, temb));
+            inp = nn.Conv2d(cin, @base, 3, padding: 1);
             var chans = new Stack<long>([@base]);
             var c = @base;
             for (var i = 0; i < mult.Length; i++)
             {
                 for (var j = 0; j < blocks; j++)
                 {
-                    var blk = new nn.ModuleList<nn.Module>(new ResBlock(c, @base * mult[i], temb));
+                    var blk = nn.ModuleList<nn.Module>(new ResBlock(c, @base * mult[i], temb));
                     c = @base * mult[i];
                     if (i == mult.Length - 1) blk.append(new Attention(c));
                     down.append(blk);
@@ -420,7 +535,7 @@ public sealed class TorchBenchmark : IBenchmark
                 }
                 if (i != mult.Length - 1)
                 {
-                    down.append(new nn.ModuleList<nn.Module>(new nn.Conv2d(c, c, 3, stride: 2, padding: 1)));
+                    down.append(nn.ModuleList<nn.Module>(nn.Conv2d(c, c, 3, stride: 2, padding: 1)));
                     chans.Push(c);
                 }
             }
@@ -429,27 +544,27 @@ public sealed class TorchBenchmark : IBenchmark
             {
                 for (var j = 0; j <= blocks; j++)
                 {
-                    var blk = new nn.ModuleList<nn.Module>(new ResBlock(c + chans.Pop(), @base * mult[i], temb));
+                    var blk = nn.ModuleList<nn.Module>(new ResBlock(c + chans.Pop(), @base * mult[i], temb));
                     c = @base * mult[i];
                     if (i == mult.Length - 1) blk.append(new Attention(c));
                     if (i != 0 && j == blocks)
                     {
-                        blk.append(new nn.Upsample(2));
-                        blk.append(new nn.Conv2d(c, c, 3, padding: 1));
+                        blk.append(nn.Upsample(scale_factor: [2.0, 2.0]));
+                        blk.append(nn.Conv2d(c, c, 3, padding: 1));
                     }
                     up.append(blk);
                 }
             }
-            out_norm = new nn.GroupNorm(32, c);
-            @out = new nn.Conv2d(c, cout, 3, padding: 1);
+            out_norm = Layers.GroupNorm(32, c);
+            @out = nn.Conv2d(c, cout, 3, padding: 1);
             RegisterComponents();
         }
 
         private static Tensor Apply(nn.Module layer, Tensor h, Tensor e) => layer switch
         {
             ResBlock r => r.forward(h, e),
-            nn.Module<Tensor, Tensor> m => m.forward(h),
-            _ => throw new InvalidOperationException($"unexpected layer {layer.GetName}"),
+            nn.Module<Tensor, Tensor> m => m.call(h),
+            _ => throw new InvalidOperationException($"unexpected layer {layer.GetName()}"),
         };
 
         /// <summary>x [B, 7, H, W], t and k [B] int64 → [B, 4, H, W].</summary>

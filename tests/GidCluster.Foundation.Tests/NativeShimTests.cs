@@ -1,6 +1,7 @@
 using GidCluster.Dataprep.OpenCv;
 using GidCluster.Native;
-using GidCluster.Torch;
+using GidCluster.Training.Distributed;
+using GidCluster.Training.Tensors;
 using Xunit;
 
 namespace GidCluster.Foundation.Tests;
@@ -8,9 +9,17 @@ namespace GidCluster.Foundation.Tests;
 public class NativeShimTests
 {
     [Fact]
-    public void Torch_shim_loads_and_reports_Debian_libtorch_1_13()
+    public void TorchSharp_loads_libtorch_2_10()
     {
-        Assert.Matches(@"^1\.13\.\d+", torch.__version__);
+        Assert.Matches(@"^2\.10\.\d+", TorchRuntime.LibTorchVersion);
+        using var t = TorchSharp.torch.ones(3) * 2;
+        Assert.Equal(6f, t.sum().item<float>());
+    }
+
+    [Fact]
+    public void Collective_shim_loads_and_reports_Debian_Gloo()
+    {
+        Assert.Matches(@"^0\.5\.\d+$", ProcessGroup.GlooVersion);
     }
 
     [Fact]
@@ -20,26 +29,22 @@ public class NativeShimTests
     }
 
     [Fact]
-    public void Torch_thread_count_round_trips_through_the_shim()
+    public void Shim_argument_error_becomes_a_managed_exception()
     {
-        var before = torch.get_num_threads();
+        var dir = Directory.CreateTempSubdirectory("gid-coll-shim");
         try
         {
-            torch.set_num_threads(2);
-            Assert.Equal(2, torch.get_num_threads());
+            using var group = ProcessGroup.Init("file://" + dir.FullName, 0, 1, TimeSpan.FromSeconds(10));
+            using var t = TorchSharp.torch.zeros(2);
+            var e = Assert.Throws<NativeException>(() => group.Broadcast(t, src: 5));
+            Assert.Equal(NativeStatus.ArgumentError, e.Status);
+            Assert.Contains("broadcast root 5 is not a rank", e.Message);
+            group.Broadcast(t, src: 0); // the group is still usable
         }
         finally
         {
-            torch.set_num_threads(before);
+            dir.Delete(recursive: true);
         }
-    }
-
-    [Fact]
-    public void Shim_argument_error_becomes_a_managed_exception()
-    {
-        var e = Assert.Throws<NativeException>(() => torch.set_num_threads(0));
-        Assert.Equal(NativeStatus.ArgumentError, e.Status);
-        Assert.Contains("threads must be >= 1", e.Message);
     }
 
     [Fact]

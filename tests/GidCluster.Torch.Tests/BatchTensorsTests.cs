@@ -1,7 +1,6 @@
 using GidCluster.Dataprep.Manifest;
 using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
-using GidCluster.Torch;
 using GidCluster.Training.Data;
 
 namespace GidCluster.Torch.Tests;

@@ -1,8 +1,10 @@
+using GidCluster.Training.Checkpoints;
+
 namespace GidCluster.Torch.Tests;
 
 /// <summary>
-/// Checkpoints in torch.save's format both ways, with optimizer state: training continued on the
-/// other side from a checkpoint must end where uninterrupted training ends (1e-6).
+/// Training checkpoints in torch.save's format both ways, with optimizer state, step, data position
+/// and RNG: training continued on the other side must end where uninterrupted training ends (1e-6).
 /// </summary>
 public class CheckpointTests
 {
@@ -21,16 +23,18 @@ public class CheckpointTests
                 opt.step()
         """;
 
-    private static void Steps(SmallNet net, optim.AdamW opt, Tensor x, Tensor y, int n)
+    private static void Steps(SmallNet net, optim.Optimizer opt, Tensor x, Tensor y, int n)
     {
         for (var i = 0; i < n; i++)
         {
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
-            F.mse_loss(net.forward(x), y).backward();
+            F.mse_loss(net.call(x), y).backward();
             opt.step();
         }
     }
+
+    private static optim.Optimizer Adam(SmallNet net) => torch.optim.AdamW(net.parameters(), lr: 0.02, beta1: 0.9, beta2: 0.99, weight_decay: 0.05);
 
     [Fact]
     public void Python_checkpoint_with_optimizer_state_continues_in_csharp()
@@ -43,22 +47,27 @@ public class CheckpointTests
             net, opt = make(5)
             x = torch.randn(4, 3, 8, 8); y = torch.randn(4, 2)
             steps(net, opt, x, y, 2)
-            torch.save({'model': net.state_dict(), 'optimizer': opt.state_dict(), 'x': x, 'y': y, 'epoch': 2, 'note': 'hello'}, sys.argv[1])
+            torch.manual_seed(77)
+            torch.save({'model': net.state_dict(), 'optimizer': opt.state_dict(), 'step': 2, 'epoch': 1, 'batch_in_epoch': 5,
+                        'rng_state': torch.get_rng_state()}, sys.argv[1])
+            draw = torch.randn(6)
             steps(net, opt, x, y, 3)
-            dump({k: v for k, v in net.state_dict().items()}, sys.argv[2])
+            out = {k: v for k, v in net.state_dict().items()}
+            out['x'] = x; out['y'] = y; out['draw'] = draw
+            dump(out, sys.argv[2])
             """, [ckpt, final]);
 
         using var scope = torch.NewDisposeScope();
-        var loaded = (Dictionary<string, object?>)torch.load(ckpt)!;
-        Assert.Equal(2L, loaded["epoch"]);
-        Assert.Equal("hello", loaded["note"]);
-        using var net = new SmallNet();
-        net.load_state_dict(torch.AsStateDict(loaded["model"], "model"));
-        using var opt = new optim.AdamW(net.parameters(), lr: 0.02, beta1: 0.9, beta2: 0.99, weight_decay: 0.05);
-        opt.load_state_dict(loaded["optimizer"]);
-        Assert.Equal(2, opt.state[net.parameters().First()].step);
-        Steps(net, opt, (Tensor)loaded["x"]!, (Tensor)loaded["y"]!, 3);
         var expected = PyTensors.Load(final);
+        torch.manual_seed(0);
+        using var net = new SmallNet();
+        using var opt = Adam(net);
+        var position = TrainingCheckpoint.Load(ckpt, net, opt);
+        Assert.Equal(new TrainingPosition(2, 1, 5), position);
+        Assert.Equal(expected["draw"].ToArray<float>(), torch.randn(6).ToArray<float>()); // the RNG continues Python's stream
+        Assert.Equal(2, SmallNet.AdamState(opt)[0].step);
+        Assert.True(net.parameters().All(p => p.requires_grad));
+        Steps(net, opt, expected["x"], expected["y"], 3);
         foreach (var (name, t) in net.state_dict())
             PyTensors.AssertClose(t, expected[name], 1e-6, name);
     }
@@ -70,50 +79,59 @@ public class CheckpointTests
         var ckpt = Path.Combine(dir.Path, "cs.pt");
         var final = Path.Combine(dir.Path, "final");
         using var scope = torch.NewDisposeScope();
-        using var g = new torch.Generator(9);
-        var x = torch.randn([4, 3, 8, 8], g);
-        var y = torch.randn([4, 2], g);
+        torch.manual_seed(9);
+        var x = torch.randn([4, 3, 8, 8]);
+        var y = torch.randn([4, 2]);
         using var net = new SmallNet();
-        using var opt = new optim.AdamW(net.parameters(), lr: 0.02, beta1: 0.9, beta2: 0.99, weight_decay: 0.05);
+        using var opt = Adam(net);
         Steps(net, opt, x, y, 2);
-        torch.save(new Dictionary<string, object?>
-        {
-            ["model"] = net.state_dict(),
-            ["optimizer"] = opt.state_dict(),
-            ["x"] = x,
-            ["y"] = y,
-            ["names"] = new List<object?> { "a", 1L, 2.5, true, null, new torch.PyTuple(1L, 2L) },
-        }, ckpt);
+        torch.manual_seed(78);
+        TrainingCheckpoint.Save(ckpt, net, opt, new TrainingPosition(2, 3, 4));
+        var draw = torch.randn(6);
         Steps(net, opt, x, y, 3);
+        var io = Path.Combine(dir.Path, "io");
+        PyTensors.Dump(new Dictionary<string, Tensor> { ["x"] = x, ["y"] = y }, io);
 
         Programs.RunPython(PyTensors.DumpFunction + SmallNet.PythonDefinition + Common + """
 
+            io = load(sys.argv[3])
             c = torch.load(sys.argv[1])
-            assert c['names'] == ['a', 1, 2.5, True, None, (1, 2)], c['names']
+            assert (c['step'], c['epoch'], c['batch_in_epoch']) == (2, 3, 4), c
             net, opt = make(0)
             net.load_state_dict(c['model'])
             opt.load_state_dict(c['optimizer'])
             assert opt.state[next(iter(net.parameters()))]['step'].item() == 2
-            steps(net, opt, c['x'], c['y'], 3)
-            dump({k: v for k, v in net.state_dict().items()}, sys.argv[2])
-            """, [ckpt, final]);
+            torch.set_rng_state(c['rng_state'])
+            draw = torch.randn(6)
+            steps(net, opt, io['x'], io['y'], 3)
+            out = {k: v for k, v in net.state_dict().items()}
+            out['draw'] = draw
+            dump(out, sys.argv[2])
+            """, [ckpt, final, io]);
         var expected = PyTensors.Load(final);
+        Assert.Equal(draw.ToArray<float>(), expected["draw"].ToArray<float>());
         foreach (var (name, t) in net.state_dict())
             PyTensors.AssertClose(t, expected[name], 1e-6, name);
     }
 
     [Fact]
-    public void Bad_checkpoint_paths_and_values_give_clear_errors()
+    public void Bad_checkpoints_give_clear_errors()
     {
         using var dir = Paths.NewTempDir("gid-torch-ckpt-bad");
+        using var net = new SmallNet();
+        using var opt = Adam(net);
         var missing = Path.Combine(dir.Path, "nope.pt");
-        Assert.Contains("nope.pt", Assert.Throws<FileNotFoundException>(() => torch.load(missing)).Message);
+        Assert.Contains("nope.pt", Assert.Throws<FileNotFoundException>(() => TrainingCheckpoint.Load(missing, net, opt)).Message);
         var garbage = Path.Combine(dir.Path, "garbage.pt");
         File.WriteAllText(garbage, "not a zip");
-        Assert.Contains("not a torch.save file", Assert.Throws<InvalidDataException>(() => torch.load(garbage)).Message);
-        Assert.Throws<ArgumentException>(() => torch.save(new Dictionary<string, object?> { ["x"] = DateTime.Now }, garbage));
-        var notTensors = Path.Combine(dir.Path, "ints.pt");
-        torch.save(new Dictionary<string, object?> { ["a"] = 1L }, notTensors);
-        Assert.Contains("entry 'a'", Assert.Throws<InvalidDataException>(() => torch.load_state_dict(notTensors)).Message);
+        Assert.Contains("not a torch.save file", Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Load(garbage, net, opt)).Message);
+
+        var other = Path.Combine(dir.Path, "other.pt");
+        using (var linear = nn.Linear(8, 2))
+        using (var linearOpt = torch.optim.AdamW(linear.parameters()))
+            TrainingCheckpoint.Save(other, linear, linearOpt, new TrainingPosition(0, 0, 0));
+        var e = Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Load(other, net, opt));
+        Assert.Contains("missing key(s): conv1.weight, conv1.bias, norm.weight", e.Message);
+        Assert.Matches(@"unexpected key\(s\): (weight, bias|bias, weight)", e.Message);
     }
 }

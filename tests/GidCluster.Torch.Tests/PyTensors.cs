@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GidCluster.Torch;
 
 namespace GidCluster.Torch.Tests;
 
@@ -24,6 +23,10 @@ public static class PyTensors
                 f.write(b''.join(blobs))
             with open(path + '.json', 'w') as f:
                 json.dump(index, f)
+        def load(path):
+            index = json.load(open(path + '.json')); raw = open(path + '.bin', 'rb').read()
+            return {k: torch.frombuffer(bytearray(raw[v['offset']:v['offset'] + v['bytes']]), dtype=torch.float32).reshape(v['shape'])
+                    for k, v in index.items()}
         """;
 
     /// <summary>
@@ -40,6 +43,21 @@ public static class PyTensors
         return Load(output);
     }
 
+    /// <summary>Writes float32 tensors in the same layout, for Python's <c>load(path)</c>.</summary>
+    public static void Dump(Dictionary<string, torch.Tensor> tensors, string path)
+    {
+        var index = new Dictionary<string, object>();
+        using var data = new MemoryStream();
+        foreach (var (name, t) in tensors)
+        {
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToArray<float>().AsSpan());
+            index[name] = new { dtype = "f32", shape = t.shape, offset = data.Length, bytes = bytes.Length };
+            data.Write(bytes);
+        }
+        File.WriteAllBytes(path + ".bin", data.ToArray());
+        File.WriteAllText(path + ".json", JsonSerializer.Serialize(index));
+    }
+
     public static Dictionary<string, torch.Tensor> Load(string path)
     {
         var data = File.ReadAllBytes(path + ".bin");
@@ -53,9 +71,9 @@ public static class PyTensors
             var span = data.AsSpan(offset, bytes);
             result[entry.Name] = entry.Value.GetProperty("dtype").GetString() switch
             {
-                "f32" => torch.tensor<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(span), shape),
-                "i64" => torch.tensor<long>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(span), shape),
-                "b8" => torch.tensor<bool>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, bool>(span), shape),
+                "f32" => torch.tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(span).ToArray(), shape),
+                "i64" => torch.tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(span).ToArray(), shape),
+                "b8" => torch.tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, bool>(span).ToArray(), shape),
                 var other => throw new InvalidDataException($"unknown dtype {other}"),
             };
         }
@@ -63,6 +81,9 @@ public static class PyTensors
     }
 
     /// <summary>Largest |a − b| over the tensors, relative to the largest |b| (plus a tiny floor for all-zero references).</summary>
+    /// <summary>The values of a CPU tensor in row-major order.</summary>
+    public static T[] ToArray<T>(this torch.Tensor t) where T : unmanaged => t.contiguous().data<T>().ToArray();
+
     public static double RelativeError(torch.Tensor actual, torch.Tensor expected)
     {
         var a = actual.to(ScalarType.Float64).ToArray<double>();

@@ -1,11 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using GidCluster.Native;
+using GidCluster.Training.Distributed;
+using GidCluster.Training.Tensors;
+using TorchSharp.Modules;
 
 namespace GidCluster.Torch.Tests;
 
 /// <summary>
 /// Entry point when this assembly runs as a child process (<c>dotnet GidCluster.Torch.Tests.dll MODE ...</c>):
-/// one rank of a distributed test, or the memory soak. Rank and world come from RANK / WORLD_SIZE.
+/// one rank of a distributed test, or a memory measurement. Rank and world come from RANK / WORLD_SIZE.
 /// </summary>
 public static class Worker
 {
@@ -15,10 +19,14 @@ public static class Worker
         {
             return args[0] switch
             {
-                "collectives" => Collectives(args[1]),
-                "ddp" => DataParallel(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture)),
-                "memory" => Memory(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture)),
-                "faults" => Faults(),
+                "collectives" => Collectives(Join(args[1])),
+                "collectives-env" => Collectives(ProcessGroup.FromEnvironment(TimeSpan.FromSeconds(30))),
+                "ddp" => DataParallel(args[1], args[2], Int(args[3]), Int(args[4])),
+                "die" => DeadRank(args[1]),
+                "memory" => Memory(Int(args[1]), Int(args[2])),
+                "faults" => Faults(args.Length > 1 && args[1] == "onednn"),
+                "matmul-abort" => MatMulAbort(),
+                "onednn-conv" => OneDnnConvolution(),
                 _ => throw new ArgumentException($"unknown worker mode {args[0]}"),
             };
         }
@@ -29,94 +37,148 @@ public static class Worker
         }
     }
 
+    private static int OneDnnConvolution()
+    {
+        TorchRuntime.OneDnnEnabled = true;
+        torch.set_num_threads(1);
+        Console.WriteLine(FormattableString.Invariant($"ERROR {ConvolutionGradientTests.InputGradientError(2):R}"));
+        return 0;
+    }
+
+    private static int MatMulAbort()
+    {
+        try
+        {
+            using var bad = torch.ones([2, 3]).matmul(torch.ones([4, 5]));
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine("survived: " + e.Message);
+        }
+        return 0;
+    }
+
+    private static int Int(string s) => int.Parse(s, CultureInfo.InvariantCulture);
+
+    private static ProcessGroup Join(string storeDir, double timeoutSeconds = 30) =>
+        ProcessGroup.Init("file://" + storeDir, Int(Environment.GetEnvironmentVariable("RANK")!), Int(Environment.GetEnvironmentVariable("WORLD_SIZE")!),
+            TimeSpan.FromSeconds(timeoutSeconds));
+
     private static void Expect(bool ok, string what)
     {
         if (!ok) throw new InvalidOperationException("check failed: " + what);
     }
 
-    private static int Collectives(string storeFile)
+    private static int Collectives(ProcessGroup group)
     {
-        using var pg = torch.distributed.init_process_group("gloo", "file://" + storeFile, timeout: TimeSpan.FromSeconds(30));
+        using var pg = group;
         using var scope = torch.NewDisposeScope();
-        int rank = pg.rank, world = pg.size;
+        int rank = pg.Rank, world = pg.Size;
         var t = torch.tensor(new[] { rank + 1f, 10f * (rank + 1) });
-        pg.all_reduce(t);
+        pg.AllReduce(t);
         Expect(t.ToArray<float>().SequenceEqual([3f, 30f]), $"all_reduce sum gave {string.Join(",", t.ToArray<float>())}");
-        var a = torch.tensor(new[] { rank + 1f, 4f });
-        pg.all_reduce(a, torch.distributed.ReduceOp.AVG);
-        Expect(a.ToArray<float>().SequenceEqual([1.5f, 4f]), "all_reduce avg");
-        var m = torch.tensor(new[] { (float)rank });
-        pg.all_reduce(m, torch.distributed.ReduceOp.MAX);
-        Expect(m.item() == world - 1, "all_reduce max");
+        var a = torch.tensor(new[] { rank + 1.0, 4.0 });
+        pg.AllReduce(a, ReduceOp.Average);
+        Expect(a.ToArray<double>().SequenceEqual([1.5, 4.0]), "all_reduce avg (float64)");
+        var m = torch.tensor(new[] { (long)rank, -rank });
+        pg.AllReduce(m, ReduceOp.Max);
+        Expect(m.ToArray<long>().SequenceEqual([world - 1L, 0L]), "all_reduce max (int64)");
+        var n = torch.tensor(new[] { rank + 5 });
+        pg.AllReduce(n, ReduceOp.Min);
+        Expect(n.ToArray<int>().SequenceEqual([5]), "all_reduce min (int32)");
         var b = rank == 1 ? torch.tensor(new[] { 7L, 8L, 9L }) : torch.zeros([3], torch.int64);
-        pg.broadcast(b, src: 1);
+        pg.Broadcast(b, src: 1);
         Expect(b.ToArray<long>().SequenceEqual([7L, 8L, 9L]), "broadcast from rank 1");
-        var outs = Enumerable.Range(0, world).Select(_ => torch.zeros([2])).ToArray();
-        pg.all_gather(outs, torch.full([2], rank * 2.0));
-        for (var i = 0; i < world; i++) Expect(outs[i].ToArray<float>().All(v => v == i * 2), $"all_gather slot {i}");
-        pg.barrier();
+        var view = torch.zeros([2, 3]).slice(1, 0, 3, 2);
+        Expect(Throws<ArgumentException>(() => pg.AllReduce(view)).Contains("not contiguous"), "non-contiguous tensor rejected");
+        Expect(Throws<ArgumentException>(() => pg.AllReduce(torch.zeros([2], torch.float16))).Contains("Float16"), "float16 rejected");
+        pg.Barrier();
         Console.WriteLine($"rank {rank}/{world} ok");
         return 0;
     }
 
-    /// <summary>Builds SmallNet with a rank-dependent seed (DDP must replace it by rank 0's), trains 5 steps on this rank's half of the batch.</summary>
-    private static int DataParallel(string storeFile, string output, int perRank)
+    private static string Throws<T>(Action a) where T : Exception
     {
-        using var pg = torch.distributed.init_process_group("gloo", "file://" + storeFile, timeout: TimeSpan.FromSeconds(30));
-        torch.manual_seed((ulong)(100 + pg.rank));
+        try
+        {
+            a();
+        }
+        catch (T e)
+        {
+            return e.Message;
+        }
+        throw new InvalidOperationException($"expected {typeof(T).Name}");
+    }
+
+    /// <summary>Builds SmallNet with a rank-dependent seed (DDP must replace it by rank 0's), trains on this rank's share of the batch.</summary>
+    private static int DataParallel(string storeDir, string output, int perRank, int steps)
+    {
+        using var pg = Join(storeDir);
+        torch.manual_seed(100 + pg.Rank);
         using var net = new SmallNet();
-        var ddp = new nn.parallel.DistributedDataParallel<SmallNet>(net, pg, bucket_cap_mb: 0.001); // tiny buckets: several all-reduces
-        using var data = DdpData(perRank * pg.size);
-        var (x, y) = data.Value;
-        using var xs = x.narrow(0, pg.rank * perRank, perRank);
-        using var ys = y.narrow(0, pg.rank * perRank, perRank);
-        using var opt = new optim.AdamW(net.parameters(), lr: 0.01);
-        for (var step = 0; step < 5; step++)
+        var ddp = new DistributedDataParallel<SmallNet>(net, pg, bucketCapMb: 0.001); // tiny buckets: several all-reduces
+        Expect(ddp.BucketCount > 1, "several buckets");
+        var (x, y) = DdpData(perRank * pg.Size);
+        using var xs = x.narrow(0, pg.Rank * perRank, perRank);
+        using var ys = y.narrow(0, pg.Rank * perRank, perRank);
+        using var opt = torch.optim.AdamW(net.parameters(), lr: 0.01);
+        for (var step = 0; step < steps; step++)
         {
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
-            F.mse_loss(ddp.module.forward(xs), ys).backward();
-            ddp.average_gradients();
+            F.mse_loss(ddp.Module.call(xs), ys).backward();
+            ddp.AverageGradients();
             opt.step();
         }
-        if (pg.rank == 0)
-            torch.save(net.state_dict().ToDictionary(kv => kv.Key, kv => (object?)kv.Value), output);
-        pg.barrier();
+        net.save(output + "." + pg.Rank);
+        pg.Barrier();
         return 0;
     }
 
-    internal sealed class Data(Tensor x, Tensor y) : IDisposable
+    /// <summary>Rank 1 joins and exits; rank 0 then all-reduces and must fail with Gloo's error, not hang.</summary>
+    private static int DeadRank(string storeDir)
     {
-        public (Tensor x, Tensor y) Value => (x, y);
-
-        public void Dispose()
+        var pg = Join(storeDir, timeoutSeconds: 10);
+        if (pg.Rank == 1)
+            Environment.Exit(3); // no goodbye: the process is just gone
+        Thread.Sleep(500);
+        var clock = Stopwatch.StartNew();
+        try
         {
-            x.Dispose();
-            y.Dispose();
+            using var t = torch.ones(1 << 20);
+            for (var i = 0; i < 100; i++) pg.AllReduce(t);
+            Console.WriteLine("UNEXPECTED all-reduces completed without rank 1");
+            return 1;
+        }
+        catch (NativeException e)
+        {
+            Console.WriteLine($"FAILED_AFTER_MS {clock.ElapsedMilliseconds}");
+            Console.WriteLine($"ERROR {e.Message}");
+            return 0;
         }
     }
 
-    internal static Data DdpData(int batch)
+    internal static (Tensor x, Tensor y) DdpData(int batch)
     {
         using var g = new torch.Generator(7);
-        return new Data(torch.randn([batch, 3, 8, 8], g), torch.randn([batch, 2], g));
+        return (torch.randn([batch, 3, 8, 8], generator: g), torch.randn([batch, 2], generator: g));
     }
 
     /// <summary>Trains SmallNet for <paramref name="iterations"/> steps in dispose scopes; prints RSS after warm-up and at the end.</summary>
     private static int Memory(int iterations, int warmup)
     {
+        torch.set_num_threads(1); // a memory test: one thread keeps it quick on a busy machine
         torch.manual_seed(1);
         using var net = new SmallNet();
-        using var opt = new optim.AdamW(net.parameters(), lr: 1e-3);
-        using var data = DdpData(4);
-        var (x, y) = data.Value;
+        using var opt = torch.optim.AdamW(net.parameters(), lr: 1e-3);
+        var (x, y) = DdpData(4);
         long afterWarmup = 0;
         for (var i = 0; i < iterations; i++)
         {
             using (var scope = torch.NewDisposeScope())
             {
                 opt.zero_grad();
-                F.mse_loss(net.forward(x), y).backward();
+                F.mse_loss(net.call(x), y).backward();
                 opt.step();
             }
             if (i + 1 == warmup)
@@ -133,48 +195,56 @@ public static class Worker
     }
 
     /// <summary>
-    /// Training steps of a conv net with 8 MB activations, freed in batches as scopes end (as model
-    /// code over this binding does); prints the minor page faults per step after warm-up.
+    /// Training steps of a conv net with 8 MB activations, freed in batches as scopes end;
+    /// prints the minor page faults per step after warm-up.
     /// </summary>
-    private static int Faults()
+    private static int Faults(bool oneDnn)
     {
+        TorchRuntime.OneDnnEnabled = oneDnn;
         torch.set_num_threads(1);
         torch.manual_seed(1);
-        using var net = new nn.Sequential(new WideBlock(16, 64), new WideBlock(64, 64), new WideBlock(64, 64), new nn.Conv2d(64, 4, 3, padding: 1));
-        using var opt = new optim.AdamW(net.parameters(), lr: 1e-3);
+        using var net = nn.Sequential(new WideBlock(16, 64), new WideBlock(64, 64), new WideBlock(64, 64), nn.Conv2d(64, 4, 3, padding: 1));
+        using var opt = torch.optim.AdamW(net.parameters(), lr: 1e-3);
         using var x = torch.randn([8, 16, 64, 64]);
         using var y = torch.randn([8, 4, 64, 64]);
         const int warmup = 3, steps = 5;
         long before = 0;
+        var clock = new Stopwatch();
         for (var i = 0; i < warmup + steps; i++)
         {
-            if (i == warmup) before = MinorFaults();
+            if (i == warmup)
+            {
+                before = MinorFaults();
+                clock.Start();
+            }
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
-            F.mse_loss(net.forward(x), y).backward();
+            F.mse_loss(net.call(x), y).backward();
             opt.step();
         }
-        Console.WriteLine($"FAULTS_PER_STEP {(MinorFaults() - before) / steps}");
+        Console.WriteLine($"FAULTS_PER_STEP {(MinorFaults() - before) / steps} MS_PER_STEP {clock.ElapsedMilliseconds / steps}");
         return 0;
     }
 
     private sealed class WideBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly nn.Conv2d conv1, conv2;
-        private readonly nn.GroupNorm norm;
+        private readonly Conv2d conv1, conv2;
+        private readonly GroupNorm norm;
 
         public WideBlock(long cin, long cout) : base(nameof(WideBlock))
         {
-            conv1 = new nn.Conv2d(cin, cout, 3, padding: 1);
-            norm = new nn.GroupNorm(8, cout);
-            conv2 = new nn.Conv2d(cout, cout, 3, padding: 1);
-            RegisterComponents();
+            conv1 = nn.Conv2d(cin, cout, 3, padding: 1);
+            norm = Layers.GroupNorm(8, cout);
+            conv2 = nn.Conv2d(cout, cout, 3, padding: 1);
+            register_module(nameof(conv1), conv1);
+            register_module(nameof(norm), norm);
+            register_module(nameof(conv2), conv2);
         }
 
         public override Tensor forward(Tensor x)
         {
             using var scope = torch.NewDisposeScope();
-            return conv2.forward(F.silu(norm.forward(conv1.forward(x)))).MoveToOuterDisposeScope();
+            return conv2.call(F.silu(norm.call(conv1.call(x)))).MoveToOuterDisposeScope();
         }
     }
 

@@ -1,9 +1,9 @@
 using GidCluster.Dataprep.Shards;
-using GidCluster.Torch;
+using TorchSharp;
 
 namespace GidCluster.Training.Data;
 
-/// <summary>The loader's batches as tensors: the one place where dataprep's float arrays become libtorch tensors.</summary>
+/// <summary>The loader's batches as tensors: the one place where dataprep's float arrays become TorchSharp tensors.</summary>
 public static class BatchTensors
 {
     /// <summary>
@@ -12,8 +12,8 @@ public static class BatchTensors
     /// </summary>
     public static (torch.Tensor Images, torch.Tensor Volumes) ToTensors(this Batch batch, torch.Device? device = null)
     {
-        var images = torch.tensor<float>(batch.Images, [batch.Size, 3, batch.Height, batch.Width]);
-        var volumes = torch.tensor<float>(batch.Volumes, [batch.Size, 16, 4, batch.Height, batch.Width]);
+        var images = torch.tensor(batch.Images, [batch.Size, 3, batch.Height, batch.Width]);
+        var volumes = torch.tensor(batch.Volumes, [batch.Size, 16, 4, batch.Height, batch.Width]);
         if (device is null)
             return (images, volumes);
         using (images)
