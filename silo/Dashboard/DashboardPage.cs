@@ -78,6 +78,7 @@ svg text { fill:var(--dim); font-size:11px; font-family:system-ui, sans-serif; }
     <span class="spacer"></span>
     <span class="meta"><span class="dot" id="conn-dot"></span><span id="conn">connecting</span></span>
     <span class="meta" id="updated"></span>
+    <a class="meta" id="orleans-link" href="orleans/">Orleans dashboard</a>
     <button id="logout" type="button">Sign out</button>
   </header>
   <main>
@@ -153,6 +154,8 @@ async function start() {
   if (!r.ok) { showLogin("the silo answered " + r.status); return; }
   $("login").classList.add("hidden");
   $("dashboard").classList.remove("hidden");
+  // A session cookie for the Orleans dashboard's page, which cannot send the token itself.
+  try { await fetch("api/session", { method: "POST", headers: headers(), cache: "no-store" }); } catch (e) { }
   render(await r.json());
   connect();
 }
@@ -371,7 +374,10 @@ async function renderSpectrum(job) {
 }
 
 $("login").addEventListener("submit", login);
-$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showLogin(""); });
+$("logout").addEventListener("click", async () => {
+  try { await fetch("api/session", { method: "DELETE", headers: headers(), cache: "no-store" }); } catch (e) { }
+  sessionStorage.removeItem(KEY); showLogin("");
+});
 if (token()) start(); else showLogin("");
 </script>
 </body>

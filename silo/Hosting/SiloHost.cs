@@ -15,6 +15,7 @@ using GidCluster.Silo.Runs;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace GidCluster.Silo.Hosting;
 
@@ -49,6 +50,13 @@ public static class SiloHost
         builder.Services.AddSingleton(new VideoSources(options.AllowedRoots));
         builder.Services.AddSingleton(sp => new WorkSlots(options.Slots, sp.GetRequiredService<ILogger<WorkSlots>>()));
         var storage = SqliteFile.FromUri(options.Store);
+        if (options.IsCoordinator)
+        {
+            builder.Services.AddSingleton<DashboardSessions>();
+            builder.Services.AddAuthentication(GidAuthenticationHandler.SchemeName)
+                .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, GidAuthenticationHandler>(GidAuthenticationHandler.SchemeName, null);
+            builder.Services.AddAuthorization();
+        }
 
         builder.UseOrleans(silo =>
         {
@@ -64,6 +72,8 @@ public static class SiloHost
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
             });
+            // On every silo: the Orleans dashboard collects each silo's grain statistics there; coordinators serve its pages.
+            silo.AddDashboard();
             silo.Services.PostConfigure<GrainTypeOptions>(o =>
             {
                 foreach (var type in options.IsCoordinator ? [] : CoordinatorGrains)
@@ -80,6 +90,11 @@ public static class SiloHost
         if (options.IsCoordinator)
         {
             app.UseTokenAuthentication(options.Token!);
+            app.UseAuthentication();
+            app.UseAuthorization();
+            DashboardSessions.MapSessions(app);
+            // Orleans' own dashboard (silos, grain types, activations, calls), behind the same token via a session cookie.
+            app.MapOrleansDashboard(routePrefix: "/orleans").RequireAuthorization();
             app.MapIngestion();
             app.MapRuns();
             app.MapCluster();

@@ -108,6 +108,15 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Equal(0, r.GetProperty("jobRowsWithoutToken").GetInt32());
         Assert.Equal(401, r.GetProperty("unauthorizedStatus").GetInt32());
         Assert.True(r.GetProperty("dashboardHiddenWithWrongToken").GetBoolean());
+        Assert.Equal(401, r.GetProperty("orleansStatusWithoutToken").GetInt32());
+        Assert.Equal(401, r.GetProperty("orleansCountersStatusWithoutToken").GetInt32());
+
+        // Orleans' dashboard, opened from ours after signing in, during the job: the silo, and video grains with activations.
+        Assert.Equal("orleans/", r.GetProperty("orleansLink").GetString());
+        Assert.Equal(200, r.GetProperty("orleansStatus").GetInt32());
+        Assert.True(r.GetProperty("orleansSilos").GetInt32() >= 1);
+        Assert.True(r.GetProperty("orleansVideoActivations").GetInt32() >= 1);
+        Assert.True(r.GetProperty("orleansPageShowsVideoGrain").GetBoolean());
         Assert.Contains("refused", r.GetProperty("wrongTokenMessage").GetString());
 
         // With it: the job was seen running, then with more videos done, then finished with every video accounted for.
