@@ -29,6 +29,15 @@ public static class SiloHost
     private static readonly Type[] CoordinatorGrains = [typeof(IngestionJobGrain), typeof(CatalogGrain), typeof(TrainingRunGrain)];
     private static readonly Type[] WorkerGrains = [typeof(VideoGrain), typeof(DatasetGrain)];
 
+    /// <summary>Keeps only the grain classes of the silo's role(s), so placement puts each grain on a silo of its role.</summary>
+    public static void HostRoleGrains(GrainTypeOptions grainTypes, bool coordinator, bool worker)
+    {
+        foreach (var type in coordinator ? [] : CoordinatorGrains)
+            grainTypes.Classes.Remove(type);
+        foreach (var type in worker ? [] : WorkerGrains)
+            grainTypes.Classes.Remove(type);
+    }
+
     public static WebApplication Build(SiloOptions options, Action<ILoggingBuilder>? logging = null)
     {
         options.Validate(); // also registers the dataprep pipeline
@@ -74,13 +83,7 @@ public static class SiloHost
             });
             // On every silo: the Orleans dashboard collects each silo's grain statistics there; coordinators serve its pages.
             silo.AddDashboard();
-            silo.Services.PostConfigure<GrainTypeOptions>(o =>
-            {
-                foreach (var type in options.IsCoordinator ? [] : CoordinatorGrains)
-                    o.Classes.Remove(type);
-                foreach (var type in options.IsWorker ? [] : WorkerGrains)
-                    o.Classes.Remove(type);
-            });
+            silo.Services.PostConfigure<GrainTypeOptions>(o => HostRoleGrains(o, options.IsCoordinator, options.IsWorker));
         });
 
         var app = builder.Build();

@@ -3,14 +3,10 @@ using System.Security.Cryptography;
 using GidCluster.Contracts;
 using GidCluster.Grains;
 using GidCluster.Grains.Blobs;
-using GidCluster.Grains.Catalog;
-using GidCluster.Grains.Datasets;
 using GidCluster.Grains.Ingestion;
 using GidCluster.Grains.Sqlite;
-using GidCluster.Grains.Training;
 using GidCluster.Grains.Work;
 using GidCluster.TestSupport;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
@@ -71,11 +67,7 @@ public sealed class ScaleSimulationTests
         {
             // Silo_0 coordinates; the others are the workers, as the silo host splits the roles.
             var coordinator = options.SiloName == "Silo_0";
-            silo.Services.PostConfigure<GrainTypeOptions>(o =>
-            {
-                foreach (var type in coordinator ? [typeof(VideoGrain), typeof(DatasetGrain)] : new[] { typeof(IngestionJobGrain), typeof(CatalogGrain), typeof(TrainingRunGrain) })
-                    o.Classes.Remove(type);
-            });
+            silo.Services.PostConfigure<GrainTypeOptions>(o => GidCluster.Silo.Hosting.SiloHost.HostRoleGrains(o, coordinator, !coordinator));
             silo.AddSqliteProviders(file);
             silo.AddIncomingGrainCallFilter<JobCallCounter>();
             silo.AddOutgoingGrainCallFilter<JobCallCounter>();
