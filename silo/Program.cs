@@ -1,6 +1,6 @@
 using GidCluster.Silo.Hosting;
 
-// The silo host process: `GidCluster.Silo --role coordinator|worker|all --store URI --blob URI ...`
+// The silo host process: `GidCluster.Silo --role coordinator|worker|all --store sqlite:PATH --blob URI ...`
 // (see SiloOptions.Parse). The app itself is assembled in SiloHost.Build, shared with `gid up`.
 SiloOptions options;
 try
@@ -17,12 +17,12 @@ try
 {
     await SiloHost.StartAsync(app);
 }
-catch (Exception e) when (e is System.Data.Common.DbException or IOException or TimeoutException)
+catch (Exception e) when (e is System.Data.Common.DbException or IOException or TimeoutException or Orleans.Runtime.OrleansException or System.Net.Sockets.SocketException)
 {
-    // Store errors name the store by its description, which never holds the password.
     Console.Error.WriteLine($"silo: cannot start: {e.GetType().Name}: {e.Message}");
     return 1;
 }
-Console.WriteLine($"silo {options.Id} ({options.Role}) listening on {SiloHost.Address(app)}");
+// Tests and scripts read the URL as the line's last word.
+Console.WriteLine($"silo {options.Id} ({options.Role}){(options.IsCoordinator ? $" gateway {SiloHost.Gateway(options)}" : "")} listening on {SiloHost.Address(app)}");
 await app.WaitForShutdownAsync();
 return 0;

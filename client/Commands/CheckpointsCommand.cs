@@ -1,11 +1,15 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using GidCluster.Contracts;
+using GidCluster.Grains.Blobs;
 using Spectre.Console;
 
 namespace GidCluster.Client.Commands;
 
-/// <summary><c>gid checkpoints list RUN</c> and <c>gid checkpoints pull RUN [--step N] --out DIR</c> (verifies every file's SHA-256).</summary>
+/// <summary>
+/// <c>gid checkpoints list RUN</c> and <c>gid checkpoints pull RUN [--step N] --out DIR</c>: the run grain lists the
+/// checkpoint's files; the pull reads them from the blob store directly and verifies every file's SHA-256.
+/// </summary>
 public static class CheckpointsCommand
 {
     public static Command Create() => new("checkpoints", "List or download a training run's checkpoints.") { List(), Pull() };
@@ -14,11 +18,11 @@ public static class CheckpointsCommand
     {
         var run = new Argument<string>("run") { Description = "The run id (see `gid runs`)." };
         var command = new Command("list", "List a run's checkpoints.") { run };
-        var connection = ClusterClient.AddConnectionOptions(command);
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid checkpoints list", async () =>
         {
-            using var client = ClusterClient.Connect(parse, connection);
-            var checkpoints = await client.GetAsync<List<CheckpointView>>($"api/runs/{Uri.EscapeDataString(parse.GetValue(run)!)}/checkpoints", cancel);
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
+            var checkpoints = await CheckpointsAsync(client, parse.GetValue(run)!);
             var table = new Table().AddColumns("step", "created", "files", "bytes");
             foreach (var c in checkpoints)
                 table.AddRow(c.Step.ToString(), c.CreatedAt.ToString("u"), c.Files.Count.ToString(), c.Files.Sum(f => f.Size).ToString());
@@ -33,13 +37,15 @@ public static class CheckpointsCommand
         var run = new Argument<string>("run") { Description = "The run id." };
         var step = new Option<long?>("--step") { Description = "Which step (default: the latest)." };
         var output = new Option<string>("--out") { Description = "Folder to write the checkpoint's files into.", Required = true };
-        var command = new Command("pull", "Download a checkpoint and verify each file's SHA-256.") { run, step, output };
-        var connection = ClusterClient.AddConnectionOptions(command);
+        var blob = new Option<string?>("--blob") { Description = "The cluster's blob store URI (default: $GID_BLOB, else the one `gid up` recorded)." };
+        var command = new Command("pull", "Download a checkpoint from the blob store and verify each file's SHA-256.") { run, step, output, blob };
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid checkpoints pull", async () =>
         {
-            using var client = ClusterClient.Connect(parse, connection);
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
             var runId = parse.GetValue(run)!;
-            var checkpoints = await client.GetAsync<List<CheckpointView>>($"api/runs/{Uri.EscapeDataString(runId)}/checkpoints", cancel);
+            var checkpoints = await CheckpointsAsync(client, runId);
+            var blobs = client.OpenBlobs(parse.GetValue(blob));
             var wanted = parse.GetValue(step);
             var checkpoint = wanted == null ? checkpoints.LastOrDefault() : checkpoints.FirstOrDefault(c => c.Step == wanted);
             if (checkpoint == null)
@@ -49,7 +55,7 @@ public static class CheckpointsCommand
             foreach (var file in checkpoint.Files)
             {
                 var target = Path.Combine(dir, Path.GetFileName(file.Path));
-                await DownloadVerifiedAsync(client, file, target, cancel);
+                await DownloadVerifiedAsync(blobs, file, target, cancel);
                 Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
             }
             Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
@@ -58,15 +64,22 @@ public static class CheckpointsCommand
         return command;
     }
 
+    private static async Task<IReadOnlyList<CheckpointView>> CheckpointsAsync(ClusterClient client, string runId)
+    {
+        var grain = client.Grains.GetGrain<ITrainingRunGrain>(runId);
+        if (await grain.GetView() == null)
+            throw new ClusterClientException($"no training run '{runId}' in this cluster (see `gid runs`)");
+        return await grain.ListCheckpoints();
+    }
+
     /// <summary>Streams one file to a temp name while hashing it; only a file whose SHA-256 matches the record is renamed into place.</summary>
-    private static async Task DownloadVerifiedAsync(ClusterClient client, CheckpointFileView file, string target, CancellationToken cancel)
+    private static async Task DownloadVerifiedAsync(IBlobStore blobs, CheckpointFileView file, string target, CancellationToken cancel)
     {
         var temp = target + ".part";
         try
         {
-            using var response = await client.DownloadAsync(file.Path, cancel);
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var input = await response.Content.ReadAsStreamAsync(cancel))
+            await using (var input = await blobs.OpenReadAsync(file.Path, cancel))
             await using (var output = File.Create(temp))
             {
                 var buffer = new byte[1 << 16];

@@ -1,117 +1,150 @@
 using System.CommandLine;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
-using GidCluster.Contracts;
+using GidCluster.Grains.Blobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
 
 namespace GidCluster.Client.Commands;
 
 /// <summary>
-/// Talks to a silo's HTTP API. Which cluster: <c>--server</c>/<c>--token</c>, else
-/// <c>GID_SERVER</c>/<c>GID_TOKEN</c>, else the endpoint file <c>gid up</c> wrote (<c>~/.gid/endpoint.json</c>).
+/// An Orleans client of a cluster, through its gateway. Which cluster: <c>--cluster</c> (an endpoint
+/// file, or the gateway as IP:PORT), else <c>GID_CLUSTER</c>, else the endpoint file <c>gid up</c>
+/// wrote (<c>~/.gid/endpoint.json</c>).
 /// </summary>
-public sealed class ClusterClient : IDisposable
+public sealed class ClusterClient : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private readonly HttpClient _http;
+    private readonly IHost _host;
 
-    public ClusterClient(string server, string token)
+    private ClusterClient(IHost host, EndpointFile endpoint)
     {
-        _http = new HttpClient { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        _host = host;
+        Endpoint = endpoint;
     }
 
-    public static Option<string?> ServerOption() => new("--server") { Description = "Silo URL (default: $GID_SERVER, else the cluster `gid up` started)." };
+    public EndpointFile Endpoint { get; }
 
-    public static Option<string?> TokenOption() => new("--token") { Description = "API token (default: $GID_TOKEN, else the token `gid up` wrote)." };
+    public IClusterClient Orleans => _host.Services.GetRequiredService<IClusterClient>();
 
-    /// <summary>Adds --server and --token to a command.</summary>
-    public static (Option<string?> Server, Option<string?> Token) AddConnectionOptions(Command command)
+    public IGrainFactory Grains => Orleans;
+
+    public static Option<string?> ClusterOption() =>
+        new("--cluster") { Description = "The cluster: an endpoint file, or its gateway as IP:PORT (default: $GID_CLUSTER, else the cluster `gid up` started)." };
+
+    /// <summary>Adds --cluster to a command.</summary>
+    public static Option<string?> AddConnectionOption(Command command)
     {
-        var server = ServerOption();
-        var token = TokenOption();
-        command.Options.Add(server);
-        command.Options.Add(token);
-        return (server, token);
+        var option = ClusterOption();
+        command.Options.Add(option);
+        return option;
     }
 
-    public static ClusterClient Connect(ParseResult parse, (Option<string?> Server, Option<string?> Token) options)
+    /// <summary>Which cluster the command names, as an endpoint (a bare gateway gets the default cluster and service ids).</summary>
+    public static EndpointFile Resolve(string? cluster)
     {
-        var server = parse.GetValue(options.Server) ?? Environment.GetEnvironmentVariable("GID_SERVER");
-        var token = parse.GetValue(options.Token) ?? Environment.GetEnvironmentVariable("GID_TOKEN");
-        if (server == null || token == null)
+        cluster ??= Environment.GetEnvironmentVariable("GID_CLUSTER");
+        if (cluster == null)
+            return EndpointFile.Read(EndpointFile.DefaultPath)
+                ?? throw new ClusterClientException($"no cluster selected: pass --cluster (an endpoint file or IP:PORT), set GID_CLUSTER, or start one with `gid up` (it writes {EndpointFile.DefaultPath})");
+        if (IPEndPoint.TryParse(cluster, out var gateway) && gateway.Port > 0)
+            return new EndpointFile(null, null, gateway.ToString(), "gid", "gid", null);
+        return File.Exists(cluster) ? EndpointFile.Read(cluster)!
+            : throw new ClusterClientException($"--cluster '{cluster}' is neither an endpoint file nor a gateway IP:PORT");
+    }
+
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+
+    public static async Task<ClusterClient> ConnectAsync(string? cluster, CancellationToken cancel)
+    {
+        var endpoint = Resolve(cluster);
+        if (!IPEndPoint.TryParse(endpoint.Gateway, out var gateway))
+            throw new ClusterClientException($"the cluster's gateway '{endpoint.Gateway}' is not IP:PORT");
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client =>
         {
-            var endpoint = EndpointFile.Read();
-            server ??= endpoint?.Url;
-            token ??= endpoint?.Token;
+            client.UseStaticClustering(gateway);
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (endpoint.ClusterId, endpoint.ServiceId));
+        });
+        var host = builder.Build();
+        // Orleans' client keeps trying an unreachable gateway; a command should rather say so.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        limit.CancelAfter(ConnectTimeout);
+        try
+        {
+            await host.StartAsync(limit.Token);
         }
-        if (server == null || token == null)
-            throw new ClusterClientException("no cluster selected: pass --server and --token, set GID_SERVER and GID_TOKEN, or start one with `gid up`");
-        return new ClusterClient(server, token);
+        catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            host.Dispose();
+            throw new ClusterClientException($"cannot reach the cluster's gateway at {gateway} ({e.GetType().Name}): is the cluster running (`gid up`)? Pass --cluster to name another.");
+        }
+        return new ClusterClient(host, endpoint);
     }
 
-    public async Task<T> GetAsync<T>(string path, CancellationToken cancel) => await ReadAsync<T>(await SendAsync(() => _http.GetAsync(path, cancel)), cancel);
-
-    public async Task<T> PostAsync<T>(string path, object body, CancellationToken cancel) =>
-        await ReadAsync<T>(await SendAsync(() => _http.PostAsJsonAsync(path, body, Json, cancel)), cancel);
-
-    /// <summary>Opens a blob's content; the SHA-256 the silo recorded comes in a header.</summary>
-    public async Task<HttpResponseMessage> DownloadAsync(string blobPath, CancellationToken cancel)
+    /// <summary>The cluster's blob store, read directly (checkpoint pulls): <c>--blob</c>, else <c>GID_BLOB</c>, else the one the endpoint file names.</summary>
+    public IBlobStore OpenBlobs(string? blob)
     {
-        var response = await SendAsync(() => _http.GetAsync($"api/blobs?path={Uri.EscapeDataString(blobPath)}", HttpCompletionOption.ResponseHeadersRead, cancel));
-        if (!response.IsSuccessStatusCode)
-            await ReadAsync<object>(response, cancel);
-        return response;
+        var uri = blob ?? Environment.GetEnvironmentVariable("GID_BLOB") ?? Endpoint.Blob
+            ?? throw new ClusterClientException("no blob store known for this cluster: pass --blob URI or set GID_BLOB");
+        return BlobStoreUri.Open(uri);
     }
 
-    private async Task<HttpResponseMessage> SendAsync(Func<Task<HttpResponseMessage>> send)
+    public async ValueTask DisposeAsync()
     {
         try
         {
-            return await send();
+            await _host.StopAsync(TimeSpan.FromSeconds(5));
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new ClusterClientException($"cannot reach the silo at {_http.BaseAddress}: {e.Message}");
+            // The gateway went away first: nothing left to close politely.
         }
+        _host.Dispose();
     }
-
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancel)
-    {
-        if (response.IsSuccessStatusCode)
-            return (await response.Content.ReadFromJsonAsync<T>(Json, cancel))!;
-        ApiError? error = null;
-        try { error = await response.Content.ReadFromJsonAsync<ApiError>(Json, cancel); }
-        catch (JsonException) { }
-        var what = response.StatusCode == HttpStatusCode.Unauthorized ? "the silo refused the token" : error?.Error ?? response.ReasonPhrase;
-        throw new ClusterClientException($"{(int)response.StatusCode}: {what}{(error?.Field is { } f ? $" (field {f})" : "")}");
-    }
-
-    public void Dispose() => _http.Dispose();
 }
 
 public sealed class ClusterClientException(string message) : Exception(message);
 
-/// <summary>Where <c>gid up</c> records its URL and token for the other commands on this machine (readable by the owner only).</summary>
-public sealed record EndpointFile(string Url, string Token)
+/// <summary>
+/// Where <c>gid up</c> records how to reach it, for the other commands on this machine (readable by
+/// the owner only): the HTTP URL and token (dashboard, API), the gateway and ids (Orleans clients),
+/// and the blob store (checkpoint pulls).
+/// </summary>
+public sealed record EndpointFile(string? Url, string? Token, string Gateway, string ClusterId, string ServiceId, string? Blob)
 {
     public static string DataDir() =>
         Environment.GetEnvironmentVariable("GID_DATA") is { Length: > 0 } d ? d : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".gid");
 
-    private static string FilePath => Path.Combine(DataDir(), "endpoint.json");
+    public static string DefaultPath => Path.Combine(DataDir(), "endpoint.json");
 
-    public static EndpointFile? Read() => File.Exists(FilePath) ? JsonSerializer.Deserialize<EndpointFile>(File.ReadAllText(FilePath), ClusterClient.Json) : null;
+    public static EndpointFile? Read(string path)
+    {
+        if (!File.Exists(path))
+            return null;
+        try
+        {
+            return JsonSerializer.Deserialize<EndpointFile>(File.ReadAllText(path), ClusterClient.Json)
+                ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ClusterClientException($"endpoint file {path} is not one `gid up` wrote ({e.Message.Split(" Path:")[0]})");
+        }
+    }
 
     public void Write()
     {
         Directory.CreateDirectory(DataDir());
-        File.WriteAllText(FilePath, "");
+        File.WriteAllText(DefaultPath, "");
         if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(FilePath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.WriteAllText(FilePath, JsonSerializer.Serialize(this, ClusterClient.Json));
+            File.SetUnixFileMode(DefaultPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllText(DefaultPath, JsonSerializer.Serialize(this, ClusterClient.Json));
     }
 
-    public static void Delete() => File.Delete(FilePath);
+    public static void Delete() => File.Delete(DefaultPath);
 }

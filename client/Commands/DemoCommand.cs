@@ -7,6 +7,7 @@ using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
 using GidCluster.Dataprep.Statistics;
 using GidCluster.Dataprep.Synthetic;
+using GidCluster.Grains.Ingestion;
 using GidCluster.Silo.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +15,8 @@ namespace GidCluster.Client.Commands;
 
 /// <summary>
 /// <c>gid demo</c>: the main job on the embedded default, as far as the pipeline exists. It makes
-/// synthetic videos whose motion is known, ingests them on an embedded cluster (one process,
-/// SQLite, local blobs) with the dataprep pipeline, and checks what came out against the truth.
+/// synthetic videos whose motion is known, ingests them on an embedded cluster (one Orleans silo,
+/// grain state and reminders in SQLite, local blobs) with the dataprep pipeline, and checks what came out against the truth.
 /// Every figure it prints is computed in this run.
 /// </summary>
 public static class DemoCommand
@@ -40,7 +41,7 @@ public static class DemoCommand
             Directory.Delete(dir, recursive: true);
         var videoDir = Directory.CreateDirectory(Path.Combine(dir, "videos")).FullName;
 
-        Console.WriteLine($"GidCluster demo: embedded default (one process, SQLite, local blobs) in {dir}");
+        Console.WriteLine($"GidCluster demo: embedded default (one Orleans silo, SQLite grain state, local blobs) in {dir}");
         Console.WriteLine();
         Console.WriteLine($"1. Synthesizing {count} videos with known motion (256×160, 160 frames at 30 fps)");
         var scenes = new Dictionary<string, SyntheticScene>();
@@ -54,17 +55,19 @@ public static class DemoCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine("2. Starting the embedded cluster (coordinator + worker) and submitting the ingestion job");
+        Console.WriteLine("2. Starting the embedded cluster (one Orleans silo, both roles) and submitting the ingestion job");
         var token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var options = new SiloOptions
         {
             Role = SiloRoles.All,
+            Id = "gid-demo",
             Store = $"sqlite:{Path.Combine(dir, "cluster.db")}",
             Blob = $"file:{Path.Combine(dir, "blobs")}",
             Urls = "http://127.0.0.1:0",
+            SiloPort = FreePorts.Next(),
+            GatewayPort = FreePorts.Next(),
             Token = token,
             AllowedRoots = [videoDir],
-            Slots = 1,
         }.Validate();
         var app = SiloHost.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await SiloHost.StartAsync(app, cancel);
@@ -72,10 +75,12 @@ public static class DemoCommand
         try
         {
             var url = SiloHost.Address(app);
-            Console.WriteLine($"   silo at {url} (dashboard: {url}/dashboard)");
-            using var client = new ClusterClient(url, token);
-            job = await client.PostAsync<JobView>("api/ingestion/jobs", new SubmitIngestionRequest([.. scenes.Keys], "demo", "dataprep"), cancel);
-            job = await IngestCommand.FollowAsync(client, job, cancel);
+            Console.WriteLine($"   silo at {url} (dashboard: {url}/dashboard), gateway {SiloHost.Gateway(options)}");
+            // Through the gateway, as `gid ingest` does.
+            await using var client = await ClusterClient.ConnectAsync(SiloHost.Gateway(options), cancel);
+            var grain = client.Grains.GetGrain<IIngestionJobGrain>(IngestionJobs.NewJobId(DateTimeOffset.UtcNow));
+            job = await grain.Submit(new SubmitIngestionRequest([.. scenes.Keys], "demo", "dataprep"));
+            job = await IngestCommand.FollowAsync(grain, job, cancel);
         }
         finally
         {

@@ -1,17 +1,18 @@
 using System.CommandLine;
 using GidCluster.Contracts;
+using GidCluster.Grains.Ingestion;
 using Spectre.Console;
 
 namespace GidCluster.Client.Commands;
 
-/// <summary><c>gid ingest submit VIDEOS… [--wait]</c> and <c>gid ingest status JOB</c>.</summary>
+/// <summary><c>gid ingest submit VIDEOS… [--wait]</c> and <c>gid ingest status JOB</c>: calls on the job grain, through the cluster's gateway.</summary>
 public static class IngestCommand
 {
-    private static readonly string[] Finished = ["succeeded", "failed"];
+    private static readonly string[] Finished = [JobStates.Succeeded, JobStates.Failed];
 
     public static Command Create()
     {
-        var command = new Command("ingest", "Turn videos into a dataset on the cluster (one grain per video, then a statistics merge and a manifest).")
+        var command = new Command("ingest", "Turn videos into a dataset on the cluster (one video grain per video, then a dataset merge and a manifest).")
         {
             Submit(),
             Status(),
@@ -26,19 +27,20 @@ public static class IngestCommand
         var pipeline = new Option<string?>("--pipeline") { Description = "Ingestion pipeline (default: the silo's)." };
         var wait = new Option<bool>("--wait") { Description = "Follow the job with a progress bar until it finishes." };
         var command = new Command("submit", "Submit an ingestion job.") { videos, dataset, pipeline, wait };
-        var connection = ClusterClient.AddConnectionOptions(command);
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid ingest submit", async () =>
         {
-            using var client = ClusterClient.Connect(parse, connection);
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
             // Relative paths mean this directory; the silo sees absolute ones.
             var paths = parse.GetValue(videos)!.Select(v => v.Contains("://", StringComparison.Ordinal) || v.StartsWith("file:", StringComparison.Ordinal) ? v : Path.GetFullPath(v)).ToList();
-            var job = await client.PostAsync<JobView>("api/ingestion/jobs", new SubmitIngestionRequest(paths, parse.GetValue(dataset), parse.GetValue(pipeline)), cancel);
+            var grain = client.Grains.GetGrain<IIngestionJobGrain>(IngestionJobs.NewJobId(DateTimeOffset.UtcNow));
+            var job = await grain.Submit(new SubmitIngestionRequest(paths, parse.GetValue(dataset), parse.GetValue(pipeline)));
             Console.WriteLine($"job {job.Id}: {job.Total} videos, pipeline {job.Pipeline}, dataset {job.Dataset}");
             if (!parse.GetValue(wait))
                 return 0;
-            job = await FollowAsync(client, job, cancel);
+            job = await FollowAsync(grain, job, cancel);
             Print(job);
-            return job.State == "succeeded" ? 0 : 1;
+            return job.State == JobStates.Succeeded ? 0 : 1;
         }));
         return command;
     }
@@ -47,23 +49,25 @@ public static class IngestCommand
     {
         var job = new Argument<string>("job") { Description = "The job id `gid ingest submit` printed." };
         var command = new Command("status", "Show an ingestion job and its videos.") { job };
-        var connection = ClusterClient.AddConnectionOptions(command);
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid ingest status", async () =>
         {
-            using var client = ClusterClient.Connect(parse, connection);
-            var view = await client.GetAsync<JobView>($"api/ingestion/jobs/{Uri.EscapeDataString(parse.GetValue(job)!)}", cancel);
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
+            var id = parse.GetValue(job)!;
+            var view = await client.Grains.GetGrain<IIngestionJobGrain>(id).GetView(withVideos: true)
+                ?? throw new ClusterClientException($"no ingestion job '{id}' in this cluster (`gid ingest submit` prints the ids)");
             Print(view);
-            var table = new Table().AddColumns("video", "state", "attempts", "rows", "error");
+            var table = new Table().AddColumns("video", "state", "attempts", "rows", "silo", "error");
             foreach (var v in view.Videos)
-                table.AddRow(Markup.Escape(v.Id), v.State, v.Attempts.ToString(), v.Rows?.ToString() ?? "", Markup.Escape(v.Error ?? ""));
+                table.AddRow(Markup.Escape(v.Id), v.State, v.Attempts.ToString(), v.Rows?.ToString() ?? "", Markup.Escape(v.Silo ?? ""), Markup.Escape(v.Error ?? ""));
             AnsiConsole.Write(table);
             return 0;
         }));
         return command;
     }
 
-    /// <summary>Polls the job and draws a live progress bar of finished videos until it succeeds or fails.</summary>
-    internal static async Task<JobView> FollowAsync(ClusterClient client, JobView job, CancellationToken cancel)
+    /// <summary>Polls the job grain and draws a live progress bar of finished videos until it succeeds or fails.</summary>
+    internal static async Task<JobView> FollowAsync(IIngestionJobGrain grain, JobView job, CancellationToken cancel)
     {
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
@@ -73,14 +77,14 @@ public static class IngestCommand
                 while (!Finished.Contains(job.State))
                 {
                     await Task.Delay(500, cancel);
-                    job = await client.GetAsync<JobView>($"api/ingestion/jobs/{job.Id}", cancel);
+                    job = await grain.GetView(withVideos: false) ?? throw new ClusterClientException($"job {job.Id} disappeared");
                     bar.Description = Describe(job);
                     // The last step of the bar is the merge.
-                    bar.Value = job.Done + (job.State == "succeeded" ? 1 : 0);
+                    bar.Value = job.Done + (job.State == JobStates.Succeeded ? 1 : 0);
                 }
                 bar.StopTask();
             });
-        return job;
+        return await grain.GetView(withVideos: true) ?? job;
     }
 
     private static string Describe(JobView j) =>
@@ -96,7 +100,7 @@ public static class IngestCommand
     }
 }
 
-/// <summary>Runs a cluster command: cluster and I/O errors become one line on stderr and exit code 1.</summary>
+/// <summary>Runs a cluster command: cluster, grain and I/O errors become one line on stderr and exit code 1.</summary>
 public static class Cli
 {
     public static async Task<int> RunAsync(string name, Func<Task<int>> body)
@@ -105,7 +109,8 @@ public static class Cli
         {
             return await body();
         }
-        catch (Exception e) when (e is ClusterClientException or IOException or InvalidDataException)
+        catch (Exception e) when (e is ClusterClientException or IOException or InvalidDataException or ArgumentException or InvalidOperationException
+            or TimeoutException or Orleans.Runtime.OrleansException)
         {
             Console.Error.WriteLine($"{name}: {e.Message}");
             return 1;

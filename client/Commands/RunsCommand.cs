@@ -4,17 +4,22 @@ using Spectre.Console;
 
 namespace GidCluster.Client.Commands;
 
-/// <summary><c>gid runs</c>: training runs known to the cluster, with their latest checkpoint.</summary>
+/// <summary><c>gid runs</c>: training runs known to the cluster (the run catalog and run grains), with their latest checkpoint.</summary>
 public static class RunsCommand
 {
     public static Command Create()
     {
         var command = new Command("runs", "List training runs and their checkpoints.");
-        var connection = ClusterClient.AddConnectionOptions(command);
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid runs", async () =>
         {
-            using var client = ClusterClient.Connect(parse, connection);
-            var runs = await client.GetAsync<List<RunView>>("api/runs", cancel);
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
+            var runs = new List<RunView>();
+            foreach (var id in await client.Grains.GetGrain<ICatalogGrain>(Catalogs.TrainingRuns).List(1000))
+            {
+                if (await client.Grains.GetGrain<ITrainingRunGrain>(id).GetView() is { } run)
+                    runs.Add(run);
+            }
             if (runs.Count == 0)
             {
                 Console.WriteLine("no training runs");

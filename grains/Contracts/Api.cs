@@ -1,3 +1,5 @@
+using Orleans;
+
 namespace GidCluster.Contracts;
 
 /// <summary>Every 4xx/5xx body: what is wrong and, for bad requests, which field.</summary>
@@ -8,10 +10,13 @@ public sealed record ApiError(string Error, string? Field = null);
 /// <param name="Dataset">Name of the output dataset (blob prefix <c>datasets/NAME</c>); default: the job id.</param>
 /// <param name="Pipeline">Which ingestion pipeline runs per video (see <c>GET /api/cluster</c>); default: the silo's.</param>
 /// <param name="MaxAttempts">Attempts per grain before it is quarantined (1–20, default 3).</param>
+[GenerateSerializer, Immutable]
 public sealed record SubmitIngestionRequest(IReadOnlyList<string> Videos, string? Dataset = null, string? Pipeline = null, int? MaxAttempts = null);
 
-public sealed record VideoView(string Id, string Uri, string State, int Attempts, string? Error, long? Rows);
+[GenerateSerializer, Immutable]
+public sealed record VideoView(string Id, string Uri, string State, int Attempts, string? Error, long? Rows, string? Silo = null);
 
+[GenerateSerializer, Immutable]
 public sealed record JobView(
     string Id,
     string Kind,
@@ -29,18 +34,30 @@ public sealed record JobView(
     string? ManifestSha256,
     long? Rows,
     string? Error,
-    IReadOnlyList<VideoView> Videos);
+    IReadOnlyList<VideoView> Videos)
+{
+    /// <summary>The videos that were quarantined, with their errors (also when <see cref="Videos"/> is not filled in).</summary>
+    [Id(16)]
+    public IReadOnlyList<VideoView> QuarantinedVideos { get; init; } = [];
 
+    /// <summary>When videos finished over the last ten minutes (Unix ms), for throughput.</summary>
+    [Id(17)]
+    public IReadOnlyList<long> RecentDoneAt { get; init; } = [];
+}
+
+[GenerateSerializer, Immutable]
 public sealed record RunView(string Id, string State, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Checkpoints, long? LatestStep, string? Error);
 
+[GenerateSerializer, Immutable]
 public sealed record CheckpointFileView(string Path, long Size, string Sha256);
 
+[GenerateSerializer, Immutable]
 public sealed record CheckpointView(string Run, long Step, DateTimeOffset CreatedAt, IReadOnlyList<CheckpointFileView> Files);
 
-public sealed record SiloView(string Id, string Role, string Address, string State, DateTimeOffset StartedAt, DateTimeOffset HeartbeatAt, bool Alive, string Info);
+public sealed record SiloView(string Id, string Role, string Address, string State, DateTimeOffset StartedAt, bool Alive, double? CpuPercent, double? MemoryMb, int Activations);
 
-public sealed record ClusterView(string Store, string Blobs, IReadOnlyList<string> Pipelines, IReadOnlyList<SiloView> Silos);
+public sealed record ClusterView(string Storage, string Blobs, IReadOnlyList<string> Pipelines, IReadOnlyList<SiloView> Silos);
 
+[GenerateSerializer, Immutable]
 public sealed record EventView(long Id, DateTimeOffset At, string? Job, string? Grain, string? Silo, string Kind, string Message);
 
-public sealed record MetricView(DateTimeOffset At, string Silo, string Name, double Value);

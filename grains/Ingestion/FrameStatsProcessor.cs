@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
 
 namespace GidCluster.Grains.Ingestion;
@@ -16,7 +17,7 @@ public sealed class FrameStatsProcessor : IVideoProcessor
     public const string PipelineName = "frame-stats";
     public const int Width = 256, Height = 160;
 
-    public async Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, ILeaseGuard lease, CancellationToken cancel)
+    public async Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, CancellationToken cancel)
     {
         if (!File.Exists(work.VideoUri))
             throw new FileNotFoundException($"video '{work.VideoUri}' does not exist", work.VideoUri);
@@ -97,7 +98,7 @@ public static class HistogramSketch
 /// </summary>
 public sealed class LuminanceHistogramMerge : IIngestionMerge
 {
-    public async Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, ILeaseGuard lease, CancellationToken cancel)
+    public async Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, CancellationToken cancel)
     {
         var total = new long[256];
         foreach (var v in videos)
@@ -131,7 +132,6 @@ public sealed class LuminanceHistogramMerge : IIngestionMerge
         };
         var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, new JsonSerializerOptions { WriteIndented = true });
         var path = $"{datasetPrefix}/manifest.json";
-        await lease.EnsureHeldAsync(cancel);
         var info = await output.PutAsync(path, new MemoryStream(bytes), cancel);
         return new MergeResult(path, info.Sha256!, manifest.rows);
     }

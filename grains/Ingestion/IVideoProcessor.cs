@@ -1,3 +1,4 @@
+using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
 
 namespace GidCluster.Grains.Ingestion;
@@ -8,44 +9,20 @@ namespace GidCluster.Grains.Ingestion;
 /// <param name="OutputPrefix">Blob prefix for this video's outputs, e.g. <c>datasets/NAME/videos/ID</c>. Output names under it must be deterministic.</param>
 public sealed record VideoWork(string VideoUri, string VideoId, string OutputPrefix);
 
-/// <summary>One object a grain wrote: its key, size, SHA-256 and how many rows (samples) it holds.</summary>
-public sealed record OutputBlob(string Path, long Size, string Sha256, long Rows);
-
 /// <summary>What processing one video produced: its output blobs, its row count, and a mergeable statistics sketch.</summary>
 public sealed record VideoResult(IReadOnlyList<OutputBlob> Blobs, long Rows, byte[] Sketch);
 
 /// <summary>
-/// Lets long work check that its lease is still held before a side effect. The blob store a
-/// processor is handed already checks before every write; call this before anything else lasting.
-/// </summary>
-public interface ILeaseGuard
-{
-    /// <summary>Throws <see cref="Store.LeaseLostException"/> if another silo has taken the grain since.</summary>
-    Task EnsureHeldAsync(CancellationToken cancel);
-}
-
-/// <summary>
 /// The per-video step of an ingestion. Implementations must be deterministic: the same video gives
-/// the same output names and bytes, so a grain that ran twice (at-least-once) leaves one result.
+/// the same output names and bytes, so a video run twice (its silo died mid-run) leaves one result.
 /// </summary>
 public interface IVideoProcessor
 {
-    Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, ILeaseGuard lease, CancellationToken cancel);
+    Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, CancellationToken cancel);
 }
 
 /// <summary>One finished video as the merge step sees it.</summary>
 public sealed record MergedVideo(string VideoId, string VideoUri, VideoResult Result);
-
-/// <summary>What the merge step produced: the manifest's key and hash, the total row count, and (when the pipeline measures one) the motion spectrum.</summary>
-public sealed record MergeResult(string ManifestPath, string ManifestSha256, long Rows)
-{
-    /// <summary>Becomes the job result's <c>spectrum</c>, which the dashboard plots.</summary>
-    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public JobSpectrum? Spectrum { get; init; }
-}
-
-/// <summary>Average power per frequency bin of the x and y displacements (paper Fig. 2 left), with the bins' frequencies.</summary>
-public sealed record JobSpectrum(IReadOnlyList<double> PowerX, IReadOnlyList<double> PowerY, IReadOnlyList<double> FrequenciesHz);
 
 /// <summary>
 /// The job's last step: merge every video's statistics sketch and write the manifest under
@@ -53,7 +30,7 @@ public sealed record JobSpectrum(IReadOnlyList<double> PowerX, IReadOnlyList<dou
 /// </summary>
 public interface IIngestionMerge
 {
-    Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, ILeaseGuard lease, CancellationToken cancel);
+    Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, CancellationToken cancel);
 }
 
 /// <summary>A named pair of per-video processor and merge step; a job names the pipeline it runs.</summary>

@@ -1,45 +1,74 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using GidCluster.Grains.Store;
+using System.Text.RegularExpressions;
+using GidCluster.Contracts;
+using Orleans;
 
 namespace GidCluster.Grains.Ingestion;
 
-/// <summary>What an ingestion job is asked to do (stored as the job's spec).</summary>
-/// <param name="Videos">Absolute paths, already validated.</param>
+/// <summary>What an ingestion job is asked to do, validated (kept in the job grain's state).</summary>
+/// <param name="Videos">Absolute paths, already resolved under the allowed roots.</param>
 /// <param name="DatasetPrefix">Blob prefix of the dataset, e.g. <c>datasets/NAME</c>.</param>
-public sealed record IngestionSpec(IReadOnlyList<string> Videos, string DatasetPrefix, string Pipeline, int MaxAttempts);
+[GenerateSerializer]
+public sealed record IngestionSpec(IReadOnlyList<string> Videos, string DatasetPrefix, string Pipeline, int MaxAttempts)
+{
+    public string Dataset => DatasetPrefix["datasets/".Length..];
+}
 
-/// <summary>Input of one video grain.</summary>
-public sealed record VideoGrainInput(string VideoUri, string VideoId, string OutputPrefix, string Pipeline);
+/// <summary>A submission field failed validation: the message says what is wrong, <see cref="Field"/> which field. Crosses grain calls intact.</summary>
+[GenerateSerializer]
+public sealed class SubmissionException : ArgumentException
+{
+    public SubmissionException(string field, string message) : base(message) => Field = field;
 
-/// <summary>Input of the statistics-merge grain.</summary>
-public sealed record MergeGrainInput(string DatasetPrefix, string Pipeline);
+    [Id(0)]
+    public string Field { get; private set; }
+}
 
-/// <summary>Creating ingestion jobs: one job, one grain per video; the merge grain comes when every video is done.</summary>
-public static class IngestionJobs
+/// <summary>Ids and validation of ingestion jobs, shared by the job grain and the HTTP API.</summary>
+public static partial class IngestionJobs
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static string NewJobId(long nowMs) =>
-        $"ing-{DateTimeOffset.FromUnixTimeMilliseconds(nowMs):yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
+    public const int MaxVideos = 100_000;
 
-    public static string VideoGrainId(string jobId, string videoId) => $"{jobId}/video/{videoId}";
+    public static string NewJobId(DateTimeOffset now) =>
+        $"ing-{now:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
 
-    public static string MergeGrainId(string jobId) => $"{jobId}/merge";
+    /// <summary>The video grain's key: deterministic in the job and the video, so dispatching twice reaches the same grain.</summary>
+    public static string VideoGrainKey(string jobId, string videoId) => $"{jobId}/{videoId}";
 
-    /// <summary>Creates the job and its video grains in one transaction; returns the job.</summary>
-    public static async Task<JobRecord> SubmitAsync(IClusterStore store, string jobId, IngestionSpec spec, CancellationToken cancel = default)
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
+    private static partial Regex DatasetName();
+
+    /// <summary>Checks every field of a submission; <see cref="SubmissionException"/> names the first bad one.</summary>
+    public static IngestionSpec Validate(SubmitIngestionRequest request, VideoSources sources, string defaultPipeline, string jobId)
     {
-        var grains = spec.Videos.Select(path =>
+        if (request.Videos is not { Count: > 0 and <= MaxVideos })
+            throw new SubmissionException("videos", $"videos must hold between 1 and {MaxVideos} paths");
+        var paths = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < request.Videos.Count; i++)
         {
-            var id = VideoSources.VideoId(path);
-            var input = new VideoGrainInput(path, id, $"{spec.DatasetPrefix}/videos/{id}", spec.Pipeline);
-            return new NewGrain(VideoGrainId(jobId, id), jobId, GrainKinds.Video, JsonSerializer.Serialize(input, Json), spec.MaxAttempts);
-        }).ToList();
-        var job = new JobRecord(jobId, JobKinds.Ingestion, JobStates.Running, JsonSerializer.Serialize(spec, Json), null, null, 0, 0);
-        if (!await store.CreateJobAsync(job, grains, cancel))
-            throw new InvalidOperationException($"job '{jobId}' already exists");
-        await store.AddEventAsync(jobId, null, null, "job.submitted", $"{grains.Count} videos, pipeline {spec.Pipeline}, dataset {spec.DatasetPrefix}", cancel);
-        return (await store.GetJobAsync(jobId, cancel))!;
+            var field = $"videos[{i}]";
+            if (request.Videos[i] is not { } uri)
+                throw new SubmissionException(field, $"{field} must be a string");
+            string path;
+            try { path = sources.Resolve(uri); }
+            catch (ArgumentException e) { throw new SubmissionException(field, e.Message); }
+            if (!seen.Add(path))
+                throw new SubmissionException(field, $"{field} repeats '{path}'");
+            paths.Add(path);
+        }
+        var dataset = request.Dataset ?? jobId;
+        if (!DatasetName().IsMatch(dataset))
+            throw new SubmissionException("dataset", "dataset must be 1–64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+        var pipeline = request.Pipeline ?? defaultPipeline;
+        if (!IngestionPipelines.TryCreate(pipeline, out _))
+            throw new SubmissionException("pipeline", $"pipeline must be one of: {string.Join(", ", IngestionPipelines.Names)}");
+        var maxAttempts = request.MaxAttempts ?? 3;
+        if (maxAttempts is < 1 or > 20)
+            throw new SubmissionException("maxAttempts", "maxAttempts must be an integer from 1 to 20");
+        return new IngestionSpec(paths, $"datasets/{dataset}", pipeline, maxAttempts);
     }
 }

@@ -26,7 +26,7 @@ public static class TokenAuthentication
         });
     }
 
-    private static bool Authorized(string header, byte[] expected)
+    public static bool Authorized(string header, byte[] expected)
     {
         const string scheme = "Bearer ";
         if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
-using GidCluster.Grains.Store;
 using GidCluster.Silo.Hosting;
 
 namespace GidCluster.Silo.Dashboard;
@@ -24,8 +24,8 @@ public static partial class DashboardEndpoints
 
     public static void MapDashboard(this WebApplication app)
     {
-        var snapshots = new DashboardSnapshots(app.Services.GetRequiredService<IClusterStore>(), app.Services.GetRequiredService<IBlobStore>(),
-            app.Services.GetRequiredService<SiloOptions>());
+        var snapshots = new DashboardSnapshots(app.Services.GetRequiredService<IGrainFactory>(), app.Services.GetRequiredService<Orleans.Runtime.IClusterManifestProvider>(),
+            app.Services.GetRequiredService<IBlobStore>(), app.Services.GetRequiredService<SiloOptions>());
         var configured = app.Configuration[PathBaseKey];
         if (!string.IsNullOrEmpty(configured) && !PathPrefix().IsMatch(configured))
             throw new ArgumentException($"{PathBaseKey} must be a path like /gid (segments of letters, digits, '.', '_', '~', '-'), not '{configured}'");
@@ -64,14 +64,14 @@ public static partial class DashboardEndpoints
             }
         });
 
-        app.MapGet("/api/dashboard/spectrum", async (IClusterStore store, string? job, CancellationToken cancel) =>
+        app.MapGet("/api/dashboard/spectrum", async (IGrainFactory grains, string? job) =>
         {
             if (string.IsNullOrEmpty(job))
                 return ApiResults.BadRequest("job", "job is required (the id of the job whose spectrum to show)");
-            var record = await store.GetJobAsync(job, cancel);
-            if (record == null)
+            var grain = grains.GetGrain<IIngestionJobGrain>(job);
+            if (await grain.GetView(withVideos: false) == null)
                 return ApiResults.NotFound($"no job '{job}'");
-            var spectrum = DashboardSpectrum.TryRead(record);
+            var spectrum = DashboardSpectrum.From(job, await grain.GetSpectrum());
             return spectrum == null ? ApiResults.NotFound($"job '{job}' has no spectrum yet") : Results.Json(spectrum, DashboardSnapshots.Json);
         });
 

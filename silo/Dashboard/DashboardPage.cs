@@ -78,6 +78,7 @@ svg text { fill:var(--dim); font-size:11px; font-family:system-ui, sans-serif; }
     <span class="spacer"></span>
     <span class="meta"><span class="dot" id="conn-dot"></span><span id="conn">connecting</span></span>
     <span class="meta" id="updated"></span>
+    <a class="meta" id="orleans-link" href="orleans/">Orleans dashboard</a>
     <button id="logout" type="button">Sign out</button>
   </header>
   <main>
@@ -92,9 +93,9 @@ svg text { fill:var(--dim); font-size:11px; font-family:system-ui, sans-serif; }
     <section class="panel w7"><h2>Silos</h2><div id="silos"></div></section>
     <section class="panel w5"><h2 id="throughput-title">Grains done</h2><div id="throughput"></div></section>
     <section class="panel w12"><h2>Jobs</h2><div id="jobs"></div>
-      <div class="legend"><span><i style="background:var(--done)"></i>done</span><span><i style="background:var(--leased)"></i>leased (running)</span><span><i style="background:var(--pending)"></i>pending</span><span><i style="background:var(--quarantined)"></i>quarantined</span></div>
+      <div class="legend"><span><i style="background:var(--done)"></i>done</span><span><i style="background:var(--leased)"></i>running</span><span><i style="background:var(--pending)"></i>pending</span><span><i style="background:var(--quarantined)"></i>quarantined</span></div>
     </section>
-    <section class="panel w6"><h2>Errors (quarantined grains)</h2><div id="errors"></div></section>
+    <section class="panel w6"><h2>Errors (quarantined videos)</h2><div id="errors"></div></section>
     <section class="panel w6"><h2>Recent events</h2><div id="events"></div></section>
     <section class="panel w8"><h2>Training runs</h2><div id="runs"></div></section>
     <section class="panel w4"><h2>Checkpoints</h2><div id="checkpoints"></div></section>
@@ -153,6 +154,8 @@ async function start() {
   if (!r.ok) { showLogin("the silo answered " + r.status); return; }
   $("login").classList.add("hidden");
   $("dashboard").classList.remove("hidden");
+  // A session cookie for the Orleans dashboard's page, which cannot send the token itself.
+  try { await fetch("api/session", { method: "POST", headers: headers(), cache: "no-store" }); } catch (e) { }
   render(await r.json());
   connect();
 }
@@ -232,14 +235,14 @@ function renderSilos(s) {
   const meter = (v, max) => { const m = h("span", { cls: "meter" }, h("span")); m.firstChild.style.width = Math.min(100, 100 * (v || 0) / max) + "%"; return m; };
   set("silos", h("table", {},
     h("tr", {}, h("th", { text: "silo" }), h("th", { text: "role" }), h("th", { text: "health" }), h("th", { text: "CPU" }),
-      h("th", { cls: "num", text: "memory" }), h("th", { cls: "num", text: "busy / slots" }), h("th", { cls: "num", text: "grains done" }), h("th", { cls: "num", text: "last heartbeat" })),
+      h("th", { cls: "num", text: "memory" }), h("th", { cls: "num", text: "video grains" }), h("th", { cls: "num", text: "activations" }), h("th", { cls: "num", text: "up" })),
     s.silos.map(x => h("tr", { "data-silo": x.id },
       h("td", { cls: "mono", text: x.id }), h("td", { text: x.role }),
       h("td", {}, badge(x.alive ? (x.state === "active" ? "alive" : x.state) : (x.state === "stopped" ? "stopped" : "stale"))),
       h("td", {}, meter(x.cpuPercent, 100), fmt(x.cpuPercent) + " %"),
       h("td", { cls: "num", text: x.workingSetMb === null ? "–" : fmt(x.workingSetMb, 0) + " MB" }),
-      h("td", { cls: "num", text: x.busy + " / " + x.slots }), h("td", { cls: "num", text: x.grainsDone }),
-      h("td", { cls: "num", text: fmt(x.heartbeatAgeSeconds) + " s ago" })))));
+      h("td", { cls: "num", text: x.videoGrains }), h("td", { cls: "num", text: x.activations }),
+      h("td", { cls: "num", text: fmt(x.upSeconds) + " s" })))));
 }
 
 function renderThroughput(s) {
@@ -271,18 +274,18 @@ function renderJobs(s) {
   if (!s.jobs.length) { set("jobs", empty("no jobs yet")); return; }
   set("jobs", h("table", {},
     h("tr", {}, h("th", { text: "job" }), h("th", { text: "kind" }), h("th", { text: "state" }), h("th", { text: "grains" }),
-      h("th", { cls: "num", text: "done" }), h("th", { cls: "num", text: "leased" }), h("th", { cls: "num", text: "pending" }), h("th", { cls: "num", text: "quarantined" }),
+      h("th", { cls: "num", text: "done" }), h("th", { cls: "num", text: "running" }), h("th", { cls: "num", text: "pending" }), h("th", { cls: "num", text: "quarantined" }),
       h("th", { cls: "num", text: "videos/min" }), h("th", { cls: "num", text: "started" })),
     s.jobs.map(j => {
       const g = j.grains, total = Object.values(g).reduce((a, b) => a + b, 0) || 1;
       const bar = h("div", { cls: "bar" });
-      for (const st of ["done", "leased", "pending", "quarantined"]) {
+      for (const st of ["done", "running", "pending", "quarantined"]) {
         if (!g[st]) continue;
         const seg = h("span", { title: g[st] + " " + st }); seg.style.width = (100 * g[st] / total) + "%"; seg.style.background = "var(--" + st + ")"; bar.append(seg);
       }
       return h("tr", { "data-job": j.id, "data-state": j.state, "data-done": j.videosDone, "data-videos": j.videos },
         h("td", { cls: "mono", text: j.id }), h("td", { text: j.kind }), h("td", {}, badge(j.state)), h("td", {}, bar),
-        h("td", { cls: "num done", text: (g.done || 0) }), h("td", { cls: "num", text: g.leased || 0 }), h("td", { cls: "num", text: g.pending || 0 }),
+        h("td", { cls: "num done", text: (g.done || 0) }), h("td", { cls: "num", text: g.running || 0 }), h("td", { cls: "num", text: g.pending || 0 }),
         h("td", { cls: "num" + ((g.quarantined || 0) ? " err" : ""), text: g.quarantined || 0 }),
         h("td", { cls: "num", text: fmt(j.videosPerMinute, 1) }), h("td", { cls: "num", text: ago(j.createdAt) }));
     })));
@@ -371,7 +374,10 @@ async function renderSpectrum(job) {
 }
 
 $("login").addEventListener("submit", login);
-$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showLogin(""); });
+$("logout").addEventListener("click", async () => {
+  try { await fetch("api/session", { method: "DELETE", headers: headers(), cache: "no-store" }); } catch (e) { }
+  sessionStorage.removeItem(KEY); showLogin("");
+});
 if (token()) start(); else showLogin("");
 </script>
 </body>

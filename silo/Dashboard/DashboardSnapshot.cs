@@ -1,15 +1,17 @@
 using System.Diagnostics;
 using System.Text.Json;
+using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Ingestion;
-using GidCluster.Grains.Store;
+using GidCluster.Silo.Cluster;
 using GidCluster.Silo.Hosting;
+using GidCluster.Silo.Runs;
+using Orleans.Runtime;
 
 namespace GidCluster.Silo.Dashboard;
 
 public sealed record DashboardSilo(
-    string Id, string Role, string State, bool Alive, double HeartbeatAgeSeconds, double? CpuPercent, double? WorkingSetMb,
-    int Busy, int Slots, long GrainsDone);
+    string Id, string Role, string State, bool Alive, double UpSeconds, double? CpuPercent, double? WorkingSetMb, int Activations, int VideoGrains);
 
 public sealed record DashboardQuarantined(string Grain, string Kind, int Attempts, string? Error);
 
@@ -43,22 +45,17 @@ public sealed record DashboardSpectrumRef(string Job);
 
 /// <summary>
 /// Builds snapshots on demand and keeps the last one for <see cref="MaxAge"/>, so any number of
-/// watchers (SSE streams, polls, Prometheus scrapes) cost one store pass per interval, and nothing
-/// runs when nobody asks.
+/// watchers (SSE streams, polls, Prometheus scrapes) cost one pass over the grains per interval,
+/// and nothing runs when nobody asks.
 /// </summary>
-public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, SiloOptions options)
+public sealed class DashboardSnapshots(IGrainFactory grains, IClusterManifestProvider manifests, IBlobStore blobs, SiloOptions options)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    /// <summary>Training metric names are <c>PREFIX + runId</c>; the trainer records them with <see cref="IClusterStore.AddMetricAsync"/>.</summary>
-    public const string LossMetricPrefix = "train.loss/";
-    public const string StepRateMetricPrefix = "train.steps_per_s/";
 
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
     private const int RecentJobs = 20;
     private const int MaxWindowSeconds = 600;
     private const int Buckets = 60;
-    private const int MaxSeriesPoints = 400;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (DashboardSnapshot Snapshot, string Json, long At)? _last;
@@ -74,7 +71,7 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
             // Another caller may have rebuilt it while this one waited.
             if (Fresh(out hit))
                 return hit;
-            var snapshot = await BuildAsync(cancel);
+            var snapshot = await BuildAsync();
             var json = JsonSerializer.Serialize(snapshot, Json);
             _last = (snapshot, json, Stopwatch.GetTimestamp());
             return (snapshot, json);
@@ -92,119 +89,78 @@ public sealed class DashboardSnapshots(IClusterStore store, IBlobStore blobs, Si
         return last is { } x && Stopwatch.GetElapsedTime(x.At) < MaxAge;
     }
 
-    private async Task<DashboardSnapshot> BuildAsync(CancellationToken cancel)
+    private async Task<DashboardSnapshot> BuildAsync()
     {
         var clock = Stopwatch.StartNew();
-        var now = store.Now();
-        var silos = (await store.ListSilosAsync(cancel)).Select(s => Silo(s, now)).OrderBy(s => s.Role).ThenBy(s => s.Id).ToList();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var silos = (await ClusterSilos.ListAsync(grains, manifests))
+            .Select(s => new DashboardSilo(s.View.Id, s.View.Role, s.View.State, s.View.Alive, Math.Round((now - s.View.StartedAt.ToUnixTimeMilliseconds()) / 1000.0, 1),
+                s.View.CpuPercent, s.View.MemoryMb, s.View.Activations, s.VideoGrains))
+            .OrderBy(s => s.Role).ThenBy(s => s.Id).ToList();
 
-        // Recent jobs, plus any still active however old, newest first.
-        var jobs = (await store.ListJobsAsync(null, RecentJobs, cancel)).ToList();
-        foreach (var active in await store.ListJobsInStatesAsync([JobStates.Running, JobStates.Merging], cancel))
+        var jobs = new List<JobView>();
+        foreach (var id in await grains.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).List(RecentJobs))
         {
-            if (jobs.All(j => j.Id != active.Id))
-                jobs.Add(active);
+            if (await grains.GetGrain<IIngestionJobGrain>(id).GetView(withVideos: false) is { } view)
+                jobs.Add(view);
         }
         jobs = jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id, StringComparer.Ordinal).ToList();
 
         var totals = new SortedDictionary<string, int>(StringComparer.Ordinal)
         {
-            [GrainStates.Pending] = 0,
-            [GrainStates.Leased] = 0,
-            [GrainStates.Done] = 0,
-            [GrainStates.Quarantined] = 0,
+            [VideoStates.Pending] = 0,
+            [VideoStates.Running] = 0,
+            [VideoStates.Done] = 0,
+            [VideoStates.Quarantined] = 0,
         };
         // The window spans the work in view: from one minute (a fresh job) up to ten; always 60 buckets.
-        var oldestActive = jobs.Where(j => j.Kind != JobKinds.TrainingRun && (j.State is JobStates.Running or JobStates.Merging || now - j.UpdatedAt < MaxWindowSeconds * 1000L))
-            .Select(j => j.CreatedAt).DefaultIfEmpty(now).Min();
+        var oldestActive = jobs.Where(j => j.State is JobStates.Running or JobStates.Merging || now - j.UpdatedAt.ToUnixTimeMilliseconds() < MaxWindowSeconds * 1000L)
+            .Select(j => j.CreatedAt.ToUnixTimeMilliseconds()).DefaultIfEmpty(now).Min();
         var windowSeconds = (int)Math.Clamp(Math.Ceiling((now - oldestActive) / 60_000.0) * 60, 60, MaxWindowSeconds);
         var bucketSeconds = windowSeconds / Buckets;
         var buckets = new int[Buckets];
         var windowStart = now - windowSeconds * 1000L;
         var jobViews = new List<DashboardJob>();
-        foreach (var job in jobs.Where(j => j.Kind != JobKinds.TrainingRun))
+        foreach (var job in jobs)
         {
-            var grains = await store.ListGrainsAsync(job.Id, cancel);
-            var byState = grains.GroupBy(g => g.State).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+            var byState = new Dictionary<string, int>(StringComparer.Ordinal)
+            {
+                [VideoStates.Pending] = job.Pending,
+                [VideoStates.Running] = job.Running,
+                [VideoStates.Done] = job.Done,
+                [VideoStates.Quarantined] = job.Quarantined,
+            };
             foreach (var (state, count) in byState)
-                totals[state] = totals.GetValueOrDefault(state) + count;
-            foreach (var g in grains.Where(g => g.State == GrainStates.Done && g.UpdatedAt >= windowStart && g.UpdatedAt <= now))
-                buckets[Math.Min(buckets.Length - 1, (int)((g.UpdatedAt - windowStart) / (bucketSeconds * 1000L)))]++;
-            var videos = grains.Where(g => g.Kind == GrainKinds.Video).ToList();
-            var done = videos.Where(g => g.State == GrainStates.Done).ToList();
-            jobViews.Add(new DashboardJob(job.Id, job.Kind, job.State, job.CreatedAt, job.UpdatedAt, byState, videos.Count, done.Count,
-                VideosPerMinute(done, job, now), job.Error,
-                grains.Where(g => g.State == GrainStates.Quarantined).Select(g => new DashboardQuarantined(g.Id, g.Kind, g.Attempts, g.Error)).ToList(),
-                DashboardSpectrum.TryRead(job) != null));
+                totals[state] += count;
+            foreach (var at in job.RecentDoneAt.Where(t => t >= windowStart && t <= now))
+                buckets[Math.Min(buckets.Length - 1, (int)((at - windowStart) / (bucketSeconds * 1000L)))]++;
+            var window = Math.Clamp(now - job.CreatedAt.ToUnixTimeMilliseconds(), 1_000, 300_000);
+            var perMinute = Math.Round(job.RecentDoneAt.Count(t => t >= now - window) / (window / 60_000.0), 2);
+            jobViews.Add(new DashboardJob(job.Id, job.Kind, job.State, job.CreatedAt.ToUnixTimeMilliseconds(), job.UpdatedAt.ToUnixTimeMilliseconds(), byState,
+                job.Total, job.Done, perMinute, job.Error,
+                job.QuarantinedVideos.Select(v => new DashboardQuarantined(IngestionJobs.VideoGrainKey(job.Id, v.Id), "video", v.Attempts, v.Error)).ToList(),
+                job.State == JobStates.Succeeded && DashboardSpectrum.From(job.Id, await grains.GetGrain<IIngestionJobGrain>(job.Id).GetSpectrum()) != null));
         }
 
         var runs = new List<DashboardRun>();
-        foreach (var run in jobs.Where(j => j.Kind == JobKinds.TrainingRun))
-            runs.Add(await RunAsync(run, now, cancel));
+        foreach (var run in await RunEndpoints.ListAsync(grains, RecentJobs))
+            runs.Add(await RunAsync(run));
 
-        var events = (await store.ListEventsAsync(null, 12, cancel))
-            .Select(e => new DashboardEvent(e.At, e.JobId, e.GrainId, e.SiloId, e.Kind, e.Message)).ToList();
+        var events = (await ClusterEndpoints.EventsAsync(grains, null, 12))
+            .Select(e => new DashboardEvent(e.At.ToUnixTimeMilliseconds(), e.Job, e.Grain, e.Silo, e.Kind, e.Message)).ToList();
         var spectrum = jobViews.FirstOrDefault(j => j.HasSpectrum);
-        return new DashboardSnapshot(now, Math.Round(clock.Elapsed.TotalMilliseconds, 2), store.Describe(), blobs.Describe(), silos, jobViews, totals,
+        return new DashboardSnapshot(now, Math.Round(clock.Elapsed.TotalMilliseconds, 2), options.Store.Split('/')[^1], blobs.Describe(), silos, jobViews, totals,
             new DashboardThroughput(windowSeconds, bucketSeconds, now, buckets), runs, events,
             spectrum == null ? null : new DashboardSpectrumRef(spectrum.Id));
     }
 
-    /// <summary>Videos finished per minute over the last five minutes (or since the job began, if younger).</summary>
-    private static double VideosPerMinute(List<GrainRecord> done, JobRecord job, long now)
+    private async Task<DashboardRun> RunAsync(RunView run)
     {
-        var window = Math.Clamp(now - job.CreatedAt, 1_000, 300_000);
-        var recent = done.Count(g => g.UpdatedAt >= now - window);
-        return Math.Round(recent / (window / 60_000.0), 2);
-    }
-
-    private DashboardSilo Silo(SiloRecord s, long now)
-    {
-        // The rule /api/cluster uses: alive while the heartbeat is younger than three intervals.
-        var alive = s.State != "stopped" && now - s.HeartbeatAt < 3 * options.Heartbeat.TotalMilliseconds;
-        double? cpu = null, memory = null;
-        int busy = 0, slots = 0;
-        long grainsDone = 0;
-        try
-        {
-            using var info = JsonDocument.Parse(s.Info);
-            var root = info.RootElement;
-            if (root.ValueKind == JsonValueKind.Object)
-            {
-                cpu = Number(root, "cpuPercent");
-                memory = Number(root, "workingSetMb");
-                busy = (int)(Number(root, "busy") ?? 0);
-                slots = (int)(Number(root, "slots") ?? 0);
-                grainsDone = (long)(Number(root, "grainsDone") ?? 0);
-            }
-        }
-        catch (JsonException)
-        {
-            // An older or foreign silo wrote something else: show it without figures.
-        }
-        return new DashboardSilo(s.Id, s.Role, s.State, alive, Math.Round((now - s.HeartbeatAt) / 1000.0, 1), cpu, memory, busy, slots, grainsDone);
-    }
-
-    private static double? Number(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
-
-    private async Task<DashboardRun> RunAsync(JobRecord run, long now, CancellationToken cancel)
-    {
-        var since = now - (long)TimeSpan.FromDays(7).TotalMilliseconds;
-        var loss = Series(await store.ListMetricsAsync(LossMetricPrefix + run.Id, since, cancel));
-        var rate = Series(await store.ListMetricsAsync(StepRateMetricPrefix + run.Id, since, cancel));
-        var checkpoints = (await store.ListCheckpointFilesAsync(run.Id, cancel)).GroupBy(f => f.Step).OrderBy(g => g.Key)
-            .Select(g => new DashboardCheckpoint(g.Key, g.Max(f => f.CreatedAt), g.Count(), g.Sum(f => f.Size))).ToList();
-        return new DashboardRun(run.Id, run.State, run.CreatedAt, run.UpdatedAt, run.Error, loss, rate, checkpoints);
-    }
-
-    /// <summary>Null when there are no samples (the page then says so); thinned to every n-th sample for long runs.</summary>
-    private static DashboardSeries? Series(IReadOnlyList<MetricRecord> samples)
-    {
-        if (samples.Count == 0)
-            return null;
-        var step = (samples.Count + MaxSeriesPoints - 1) / MaxSeriesPoints;
-        var kept = samples.Where((_, i) => i % step == 0 || i == samples.Count - 1).ToList();
-        return new DashboardSeries(kept.Select(m => m.At).ToList(), kept.Select(m => m.Value).ToList());
+        var grain = grains.GetGrain<ITrainingRunGrain>(run.Id);
+        var (loss, rate) = await grain.GetCurves();
+        var checkpoints = (await grain.ListCheckpoints())
+            .Select(c => new DashboardCheckpoint(c.Step, c.CreatedAt.ToUnixTimeMilliseconds(), c.Files.Count, c.Files.Sum(f => f.Size))).ToList();
+        return new DashboardRun(run.Id, run.State, run.CreatedAt.ToUnixTimeMilliseconds(), run.UpdatedAt.ToUnixTimeMilliseconds(), run.Error,
+            loss == null ? null : new DashboardSeries(loss.At, loss.Values), rate == null ? null : new DashboardSeries(rate.At, rate.Values), checkpoints);
     }
 }

@@ -11,26 +11,29 @@ public static class PrometheusText
     public static string Write(DashboardSnapshot s)
     {
         var w = new Writer();
-        w.Family("gid_silo_up", "1 while the silo's heartbeat is fresh, else 0.");
+        w.Family("gid_silo_up", "1 while Orleans membership has the silo active, else 0.");
         foreach (var silo in s.Silos)
             w.Sample("gid_silo_up", silo.Alive ? 1 : 0, ("silo", silo.Id), ("role", silo.Role), ("state", silo.State));
-        w.Family("gid_silo_heartbeat_age_seconds", "Seconds since the silo's last heartbeat.");
+        w.Family("gid_silo_uptime_seconds", "Seconds since the silo started.");
         foreach (var silo in s.Silos)
-            w.Sample("gid_silo_heartbeat_age_seconds", silo.HeartbeatAgeSeconds, ("silo", silo.Id));
-        w.Family("gid_silo_cpu_percent", "Process CPU use over the last heartbeat interval (100 = one core).");
+            w.Sample("gid_silo_uptime_seconds", silo.UpSeconds, ("silo", silo.Id));
+        w.Family("gid_silo_cpu_percent", "Process CPU use as Orleans' runtime statistics report it.");
         foreach (var silo in s.Silos.Where(x => x.CpuPercent != null))
             w.Sample("gid_silo_cpu_percent", silo.CpuPercent!.Value, ("silo", silo.Id));
         w.Family("gid_silo_working_set_bytes", "Process working set.");
         foreach (var silo in s.Silos.Where(x => x.WorkingSetMb != null))
             w.Sample("gid_silo_working_set_bytes", Math.Round(silo.WorkingSetMb!.Value * 1048576), ("silo", silo.Id));
-        w.Family("gid_silo_busy_slots", "Grains the silo is running now.");
+        w.Family("gid_silo_activations", "Grain activations on the silo.");
         foreach (var silo in s.Silos)
-            w.Sample("gid_silo_busy_slots", silo.Busy, ("silo", silo.Id));
+            w.Sample("gid_silo_activations", silo.Activations, ("silo", silo.Id));
+        w.Family("gid_silo_video_grains", "Video grain activations on the silo.");
+        foreach (var silo in s.Silos)
+            w.Sample("gid_silo_video_grains", silo.VideoGrains, ("silo", silo.Id));
 
         w.Family("gid_jobs", "Jobs shown on the dashboard (recent and active), by kind and state.");
         foreach (var g in s.Jobs.Select(j => (j.Kind, j.State)).Concat(s.Runs.Select(r => (Kind: "training", r.State))).GroupBy(x => x).OrderBy(g => g.Key))
             w.Sample("gid_jobs", g.Count(), ("kind", g.Key.Item1), ("state", g.Key.Item2));
-        w.Family("gid_grains", "Grains of those jobs, by state.");
+        w.Family("gid_grains", "Video grains of those jobs, by state.");
         foreach (var (state, count) in s.GrainTotals)
             w.Sample("gid_grains", count, ("state", state));
         w.Family("gid_job_videos_per_minute", "Videos finished per minute over the last five minutes, per job.");
@@ -51,7 +54,7 @@ public static class PrometheusText
         foreach (var r in s.Runs)
             w.Sample("gid_training_checkpoints", r.Checkpoints.Count, ("run", r.Id));
 
-        w.Family("gid_dashboard_collect_milliseconds", "Time the last snapshot took to collect from the store.");
+        w.Family("gid_dashboard_collect_milliseconds", "Time the last snapshot took to collect from the grains.");
         w.Sample("gid_dashboard_collect_milliseconds", s.CollectMs);
         return w.ToString();
     }

@@ -11,9 +11,3 @@ public static class ApiResults
 
     public static DateTimeOffset Time(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
 }
-
-/// <summary>A request field failed validation; becomes a 400 naming the field.</summary>
-public sealed class FieldException(string field, string message) : Exception(message)
-{
-    public string Field { get; } = field;
-}

@@ -1,22 +1,43 @@
+using GidCluster.Grains;
 using GidCluster.Grains.Blobs;
+using GidCluster.Grains.Catalog;
+using GidCluster.Grains.Datasets;
 using GidCluster.Grains.Ingestion;
-using GidCluster.Grains.Leases;
-using GidCluster.Grains.Store;
+using GidCluster.Grains.Sqlite;
+using GidCluster.Grains.Training;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Auth;
 using GidCluster.Silo.Blobs;
 using GidCluster.Silo.Cluster;
 using GidCluster.Silo.Dashboard;
 using GidCluster.Silo.Ingestion;
 using GidCluster.Silo.Runs;
-using GidCluster.Silo.Workers;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace GidCluster.Silo.Hosting;
 
-/// <summary>Builds the silo: the same app for <c>GidCluster.Silo</c>, <c>gid silo</c>, <c>gid up</c> and the tests.</summary>
+/// <summary>
+/// Builds the silo: an Orleans silo and an HTTP host in one process, the same app for
+/// <c>GidCluster.Silo</c>, <c>gid silo</c>, <c>gid up</c> and the tests.
+/// </summary>
 public static class SiloHost
 {
+    /// <summary>Grain classes each role hosts: the coordinator keeps jobs and catalogs, workers take the work.</summary>
+    private static readonly Type[] CoordinatorGrains = [typeof(IngestionJobGrain), typeof(CatalogGrain), typeof(TrainingRunGrain)];
+    private static readonly Type[] WorkerGrains = [typeof(VideoGrain), typeof(DatasetGrain)];
+
+    /// <summary>Keeps only the grain classes of the silo's role(s), so placement puts each grain on a silo of its role.</summary>
+    public static void HostRoleGrains(GrainTypeOptions grainTypes, bool coordinator, bool worker)
+    {
+        foreach (var type in coordinator ? [] : CoordinatorGrains)
+            grainTypes.Classes.Remove(type);
+        foreach (var type in worker ? [] : WorkerGrains)
+            grainTypes.Classes.Remove(type);
+    }
+
     public static WebApplication Build(SiloOptions options, Action<ILoggingBuilder>? logging = null)
     {
         options.Validate(); // also registers the dataprep pipeline
@@ -25,25 +46,58 @@ public static class SiloHost
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // Start-up notes about GC modes and the watchdog's first check are not operators' business.
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         logging?.Invoke(builder.Logging);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Drain + TimeSpan.FromSeconds(10));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(_ => StoreUri.Open(options.Store));
+        builder.Services.AddSingleton(options.Grains);
         builder.Services.AddSingleton(_ => BlobStoreUri.Open(options.Blob));
         builder.Services.AddSingleton(new VideoSources(options.AllowedRoots));
-        builder.Services.AddMembership();
-        if (options.IsWorker)
-            builder.Services.AddWorker();
+        builder.Services.AddSingleton(sp => new WorkSlots(options.Slots, sp.GetRequiredService<ILogger<WorkSlots>>()));
+        var storage = SqliteFile.FromUri(options.Store);
         if (options.IsCoordinator)
-            builder.Services.AddScheduler();
+        {
+            builder.Services.AddSingleton<DashboardSessions>();
+            builder.Services.AddAuthentication(GidAuthenticationHandler.SchemeName)
+                .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, GidAuthenticationHandler>(GidAuthenticationHandler.SchemeName, null);
+            builder.Services.AddAuthorization();
+        }
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.IsCoordinator ? options.GatewayPort : 0, options.Primary, options.ServiceId, options.ClusterId);
+            silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = options.Id);
+            silo.AddSqliteProviders(storage);
+            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, options.Reminder.Ticks)));
+            // Fast failure detection: a dead silo is declared dead in about a second, so its work moves on.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+            });
+            // On every silo: the Orleans dashboard collects each silo's grain statistics there; coordinators serve its pages.
+            silo.AddDashboard();
+            silo.Services.PostConfigure<GrainTypeOptions>(o => HostRoleGrains(o, options.IsCoordinator, options.IsWorker));
+        });
 
         var app = builder.Build();
+        // Queued and running work stops with the silo; the grains' reminders re-drive it.
+        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkSlots>().Stop());
         app.MapHealth();
         if (options.IsCoordinator)
         {
             app.UseTokenAuthentication(options.Token!);
+            app.UseAuthentication();
+            app.UseAuthorization();
+            DashboardSessions.MapSessions(app);
+            // Orleans' own dashboard (silos, grain types, activations, calls), behind the same token via a session cookie.
+            app.MapOrleansDashboard(routePrefix: "/orleans").RequireAuthorization();
             app.MapIngestion();
             app.MapRuns();
             app.MapCluster();
@@ -53,17 +107,27 @@ public static class SiloHost
         return app;
     }
 
-    /// <summary>Migrates the store, then starts the app; returns once it listens.</summary>
-    public static async Task StartAsync(WebApplication app, CancellationToken cancel = default)
-    {
-        await app.Services.GetRequiredService<IClusterStore>().MigrateAsync(cancel);
-        await app.StartAsync(cancel);
-    }
+    /// <summary>Starts the silo and the HTTP host; returns once both listen.</summary>
+    public static Task StartAsync(WebApplication app, CancellationToken cancel = default) => app.StartAsync(cancel);
 
-    /// <summary>The address the silo actually listens on (after start; resolves port 0).</summary>
+    /// <summary>The address the HTTP host actually listens on (after start; resolves port 0).</summary>
     public static string Address(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "";
 
+    /// <summary>The gateway clients connect to, as IP:PORT (coordinator roles).</summary>
+    public static string Gateway(SiloOptions options) => $"{options.Address}:{options.GatewayPort}";
+
     private static void MapHealth(this WebApplication app) =>
         app.MapGet("/healthz", (SiloOptions o) => Results.Ok(new { status = "ok", silo = o.Id, role = o.Role }));
+}
+
+/// <summary>Free loopback ports, for silos started with port 0 in mind (Orleans' endpoints need a number up front).</summary>
+public static class FreePorts
+{
+    public static int Next()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
 }

@@ -1,10 +1,13 @@
+using System.Net;
+using GidCluster.Grains;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Ingestion;
-using GidCluster.Grains.Store;
+using GidCluster.Grains.Sqlite;
+using GidCluster.Grains.Work;
 
 namespace GidCluster.Silo.Hosting;
 
-/// <summary>Silo roles: the coordinator serves the API and schedules jobs; workers run grains; <c>all</c> is both.</summary>
+/// <summary>Silo roles: the coordinator hosts jobs and catalogs, the gateway, the HTTP API and dashboards; workers host video and dataset grains and run their work; <c>all</c> is both.</summary>
 public static class SiloRoles
 {
     public const string Coordinator = "coordinator";
@@ -14,12 +17,12 @@ public static class SiloRoles
     public static readonly string[] Known = [Coordinator, Worker, All];
 }
 
-/// <summary>Everything a silo is configured with. Secrets (token, store password) are never logged.</summary>
+/// <summary>Everything a silo is configured with. Secrets (the token) are never logged.</summary>
 public sealed record SiloOptions
 {
     public required string Role { get; init; }
 
-    /// <summary>Store URI (<see cref="StoreUri.Help"/>).</summary>
+    /// <summary>Grain state and reminders: <see cref="SqliteFile.UriHelp"/>.</summary>
     public required string Store { get; init; }
 
     /// <summary>Blob store URI (<see cref="BlobStoreUri.Help"/>).</summary>
@@ -36,15 +39,35 @@ public sealed record SiloOptions
 
     public string Id { get; init; } = $"{Environment.MachineName.ToLowerInvariant()}-{Environment.ProcessId}";
 
-    public TimeSpan LeaseFor { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Orleans silo-to-silo port.</summary>
+    public int SiloPort { get; init; } = 11111;
 
-    public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>Orleans gateway port clients connect to (coordinator roles; 0 = no gateway).</summary>
+    public int GatewayPort { get; init; } = 30000;
 
-    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>Address the silo and gateway listen on and advertise: loopback unless configured.</summary>
+    public IPAddress Address { get; init; } = IPAddress.Loopback;
 
-    public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>The primary silo's endpoint for localhost (development) clustering; null: this silo is the primary.</summary>
+    public IPEndPoint? Primary { get; init; }
 
-    public int Slots { get; init; } = 1;
+    /// <summary>Orleans cluster id: silos and clients of one cluster share it.</summary>
+    public string ClusterId { get; init; } = "gid";
+
+    /// <summary>Orleans service id: grain state and reminders are keyed by it.</summary>
+    public string ServiceId { get; init; } = "gid";
+
+    /// <summary>Work slots (videos run at once) on a worker; default one per core.</summary>
+    public int Slots { get; init; } = WorkSlots.DefaultSlots;
+
+    /// <summary>Videos a job keeps started at once.</summary>
+    public int MaxInFlight { get; init; } = 64;
+
+    /// <summary>How often a job checks its videos in flight.</summary>
+    public TimeSpan Check { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Period of the reminders that re-drive unfinished work after a crash.</summary>
+    public TimeSpan Reminder { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The pipeline of jobs that name none: dataprep, the ingestion the dataset is made of.</summary>
     public string DefaultPipeline { get; init; } = GidCluster.Silo.Ingestion.DataprepPipeline.Name;
@@ -52,6 +75,8 @@ public sealed record SiloOptions
     public bool IsCoordinator => Role is SiloRoles.Coordinator or SiloRoles.All;
 
     public bool IsWorker => Role is SiloRoles.Worker or SiloRoles.All;
+
+    public GrainSettings Grains => new(DefaultPipeline, MaxInFlight, Check, Reminder);
 
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the option.</summary>
     public SiloOptions Validate()
@@ -62,17 +87,26 @@ public sealed record SiloOptions
             throw new ArgumentException("a coordinator needs an API token: set GID_TOKEN or pass --token-file FILE");
         if (IsCoordinator && Token!.Length < 16)
             throw new ArgumentException("the API token must be at least 16 characters");
-        if (LeaseFor < TimeSpan.FromSeconds(1))
-            throw new ArgumentException("--lease-seconds must be at least 1");
         if (Slots is < 1 or > 64)
             throw new ArgumentException("--slots must be between 1 and 64");
+        if (MaxInFlight is < 1 or > 100_000)
+            throw new ArgumentException("--max-in-flight must be between 1 and 100000");
+        if (!Store.StartsWith("sqlite:", StringComparison.Ordinal))
+            throw new ArgumentException($"--store must be {SqliteFile.UriHelp}");
+        // The gateway and silo ports carry grain calls unauthenticated: off loopback they need TLS, which this build does not configure.
+        if (!IPAddress.IsLoopback(Address))
+            throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates, which this build does not have yet; bind to 127.0.0.1");
         GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // before the name check, so --pipeline dataprep is known
         if (!IngestionPipelines.TryCreate(DefaultPipeline, out _))
             throw new ArgumentException($"--pipeline '{DefaultPipeline}' is unknown (known: {string.Join(", ", IngestionPipelines.Names)})");
         return this;
     }
 
-    /// <summary>Parses the silo's command line: <c>--role R --store URI --blob URI [--urls U] [--token-file F] [--allow DIR]... [--lease-seconds N] [--poll-ms N] [--drain-seconds N] [--slots N] [--id ID] [--pipeline NAME]</c>.</summary>
+    /// <summary>
+    /// Parses the silo's command line: <c>--role R --store sqlite:PATH --blob URI [--urls U] [--token-file F] [--allow DIR]...
+    /// [--silo-port N] [--gateway-port N] [--primary HOST:PORT] [--address IP] [--cluster-id ID] [--slots N] [--max-in-flight N]
+    /// [--check-seconds N] [--reminder-seconds N] [--id ID] [--pipeline NAME]</c>.
+    /// </summary>
     public static SiloOptions Parse(string[] args, Func<string, string?>? environment = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
@@ -87,17 +121,19 @@ public sealed record SiloOptions
             list.Add(args[++i]);
         }
         string? One(string key) => values.Remove(key, out var v) ? v[^1] : null;
-        double Number(string key, double fallback)
+        double Number(string key, double fallback, double min = double.Epsilon)
         {
             var s = One(key);
             if (s == null)
                 return fallback;
-            return double.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var d) && d > 0
-                ? d : throw new ArgumentException($"--{key} must be a positive number, not '{s}'");
+            return double.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var d) && d >= min
+                ? d : throw new ArgumentException($"--{key} must be a number of at least {min}, not '{s}'");
         }
         var tokenFile = One("token-file");
         var token = tokenFile != null ? File.ReadAllText(tokenFile).Trim() : environment("GID_TOKEN");
         var defaults = new SiloOptions { Role = "", Store = "", Blob = "" };
+        var primary = One("primary");
+        var address = One("address");
         var options = new SiloOptions
         {
             Role = One("role") ?? SiloRoles.All,
@@ -107,11 +143,17 @@ public sealed record SiloOptions
             Token = token,
             AllowedRoots = values.Remove("allow", out var roots) ? roots : [],
             Id = One("id") ?? defaults.Id,
-            LeaseFor = TimeSpan.FromSeconds(Number("lease-seconds", defaults.LeaseFor.TotalSeconds)),
-            Poll = TimeSpan.FromMilliseconds(Number("poll-ms", defaults.Poll.TotalMilliseconds)),
-            Drain = TimeSpan.FromSeconds(Number("drain-seconds", defaults.Drain.TotalSeconds)),
-            Heartbeat = TimeSpan.FromSeconds(Number("heartbeat-seconds", defaults.Heartbeat.TotalSeconds)),
-            Slots = (int)Number("slots", defaults.Slots),
+            SiloPort = (int)Number("silo-port", defaults.SiloPort, 1),
+            GatewayPort = (int)Number("gateway-port", defaults.GatewayPort, 0),
+            Primary = primary == null ? null : IPEndPoint.TryParse(primary, out var p) && p.Port > 0 ? p
+                : throw new ArgumentException($"--primary must be IP:PORT, not '{primary}'"),
+            Address = address == null ? defaults.Address : IPAddress.TryParse(address, out var a) ? a
+                : throw new ArgumentException($"--address must be an IP address, not '{address}'"),
+            ClusterId = One("cluster-id") ?? defaults.ClusterId,
+            Slots = (int)Number("slots", defaults.Slots, 1),
+            MaxInFlight = (int)Number("max-in-flight", defaults.MaxInFlight, 1),
+            Check = TimeSpan.FromSeconds(Number("check-seconds", defaults.Check.TotalSeconds)),
+            Reminder = TimeSpan.FromSeconds(Number("reminder-seconds", defaults.Reminder.TotalSeconds)),
             DefaultPipeline = One("pipeline") ?? defaults.DefaultPipeline,
         };
         if (values.Count > 0)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GidCluster.Contracts;
 using GidCluster.Dataprep.Manifest;
 using GidCluster.Dataprep.Pipeline;
 using GidCluster.Dataprep.Shards;
@@ -80,10 +81,10 @@ public sealed record DataprepVideoStatistics(
     }
 }
 
-/// <summary>Per-video step: dataprep into a temporary folder, then the shards into the blob store (the store checks the lease on every write).</summary>
+/// <summary>Per-video step: dataprep into a temporary folder, then the shards into the blob store.</summary>
 public sealed class DataprepVideoProcessor(DataprepOptions options) : IVideoProcessor
 {
-    public async Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, ILeaseGuard lease, CancellationToken cancel)
+    public async Task<VideoResult> ProcessAsync(VideoWork work, IBlobStore output, CancellationToken cancel)
     {
         var temp = Directory.CreateTempSubdirectory("gid-dataprep-");
         try
@@ -125,7 +126,7 @@ public sealed class DataprepVideoProcessor(DataprepOptions options) : IVideoProc
 /// <summary>Merge step: sketches → scales → manifest (shards in video-id order, paths relative to it), plus per-video statuses and the spectrum.</summary>
 public sealed class DataprepMerge(DataprepOptions options) : IIngestionMerge
 {
-    public async Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, ILeaseGuard lease, CancellationToken cancel)
+    public async Task<MergeResult> MergeAsync(string datasetPrefix, IReadOnlyList<MergedVideo> videos, IBlobStore output, CancellationToken cancel)
     {
         var ordered = videos.OrderBy(v => v.VideoId, StringComparer.Ordinal).ToList();
         var stats = ordered.Select(v => DataprepVideoStatistics.Decode(v.VideoId, v.Result.Sketch)).ToList();
@@ -164,7 +165,6 @@ public sealed class DataprepMerge(DataprepOptions options) : IIngestionMerge
         await output.PutAsync($"{datasetPrefix}/{DataprepRun.SpectrumFile}", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(spectrum.ToJson())), cancel);
         // The manifest last: once it exists, everything it names does.
         var path = $"{datasetPrefix}/{ManifestFile.FileName}";
-        await lease.EnsureHeldAsync(cancel);
         var info = await output.PutAsync(path, new MemoryStream(ManifestFile.ToBytes(manifest)), cancel);
         var bins = Enumerable.Range(0, spectrum.Bins).ToList();
         return new MergeResult(path, info.Sha256!, manifest.TotalRows)

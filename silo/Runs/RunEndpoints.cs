@@ -1,33 +1,30 @@
 using GidCluster.Contracts;
-using GidCluster.Grains.Store;
 using GidCluster.Silo.Hosting;
 
 namespace GidCluster.Silo.Runs;
 
-/// <summary><c>/api/runs</c>: training runs (created by the training launcher) and their checkpoints in the blob store.</summary>
+/// <summary><c>/api/runs</c>: training runs (their grains) and their checkpoints in the blob store.</summary>
 public static class RunEndpoints
 {
     public static void MapRuns(this WebApplication app)
     {
-        app.MapGet("/api/runs", async (IClusterStore store, CancellationToken cancel) =>
+        app.MapGet("/api/runs", async (IGrainFactory grains) => Results.Ok(await ListAsync(grains)));
+        app.MapGet("/api/runs/{run}/checkpoints", async (IGrainFactory grains, string run) =>
         {
-            var runs = new List<RunView>();
-            foreach (var job in await store.ListJobsAsync(JobKinds.TrainingRun, 1000, cancel))
-            {
-                var files = await store.ListCheckpointFilesAsync(job.Id, cancel);
-                var steps = files.Select(f => f.Step).Distinct().ToList();
-                runs.Add(new RunView(job.Id, job.State, ApiResults.Time(job.CreatedAt), ApiResults.Time(job.UpdatedAt), steps.Count, steps.Count == 0 ? null : steps.Max(), job.Error));
-            }
-            return Results.Ok(runs);
+            var grain = grains.GetGrain<ITrainingRunGrain>(run);
+            return await grain.GetView() == null ? ApiResults.NotFound($"no training run '{run}'") : Results.Ok(await grain.ListCheckpoints());
         });
-        app.MapGet("/api/runs/{run}/checkpoints", async (IClusterStore store, string run, CancellationToken cancel) =>
+    }
+
+    /// <summary>Every run in the catalog, newest first.</summary>
+    public static async Task<List<RunView>> ListAsync(IGrainFactory grains, int limit = 1000)
+    {
+        var runs = new List<RunView>();
+        foreach (var id in await grains.GetGrain<ICatalogGrain>(Catalogs.TrainingRuns).List(limit))
         {
-            var job = await store.GetJobAsync(run, cancel);
-            if (job == null || job.Kind != JobKinds.TrainingRun)
-                return ApiResults.NotFound($"no training run '{run}'");
-            var files = await store.ListCheckpointFilesAsync(run, cancel);
-            return Results.Ok(files.GroupBy(f => f.Step).OrderBy(g => g.Key).Select(g => new CheckpointView(run, g.Key,
-                ApiResults.Time(g.Max(f => f.CreatedAt)), g.Select(f => new CheckpointFileView(f.BlobPath, f.Size, f.Sha256)).ToList())));
-        });
+            if (await grains.GetGrain<ITrainingRunGrain>(id).GetView() is { } view)
+                runs.Add(view);
+        }
+        return runs;
     }
 }

@@ -7,7 +7,6 @@ using GidCluster.Cluster.Tests;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
-using GidCluster.Grains.Store;
 using GidCluster.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -65,7 +64,8 @@ public sealed class AzureEndToEndTests(AzuriteServer azurite)
             Assert.IsType<AzureBlobStore>(silo.App.Services.GetRequiredService<IBlobStore>());
             using var azure = AzureBlobStore.FromConnectionString(azurite.ConnectionString, container);
 
-            var env = new Dictionary<string, string?> { ["GID_SERVER"] = silo.Url, ["GID_TOKEN"] = InProcessSilo.Token, ["GID_DATA"] = dir.Path, [variable] = null };
+            // The client reads checkpoints from the blob store itself, so it gets the variable (never the key on its command line).
+            var env = new Dictionary<string, string?> { ["GID_CLUSTER"] = silo.Gateway, ["GID_BLOB"] = blobUri, ["GID_DATA"] = dir.Path, [variable] = azurite.ConnectionString };
             ProgramResult Gid(params string[] args)
             {
                 var r = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), .. args], TimeSpan.FromSeconds(90), environment: env);
@@ -111,18 +111,20 @@ public sealed class AzureEndToEndTests(AzuriteServer azurite)
             }
             Assert.Contains("datasets/az/manifest.json", stored.Keys);
 
-            // A run's checkpoint as the training launcher records it: bytes in the Azure store, rows in the store.
-            var store = silo.App.Services.GetRequiredService<IClusterStore>();
+            // A run's checkpoint as the training launcher records it: bytes in the Azure store, files listed by the run grain.
             var blobs = silo.App.Services.GetRequiredService<IBlobStore>();
-            await store.CreateJobAsync(new JobRecord("run-az", JobKinds.TrainingRun, JobStates.Running, "{}", null, null, 0, 0), []);
+            var run = silo.Grains.GetGrain<ITrainingRunGrain>("run-az");
+            await run.Create();
             var files = new Dictionary<string, byte[]>();
+            var views = new List<CheckpointFileView>();
             foreach (var (name, size) in new[] { ("model.pt", 300_000), ("optimizer.pt", 70_000) })
             {
                 var bytes = RandomNumberGenerator.GetBytes(size);
                 var info = await blobs.PutAsync($"runs/run-az/step-40/{name}", new MemoryStream(bytes));
-                await store.AddCheckpointFileAsync(new CheckpointFile("run-az", 40, info.Path, info.Size, info.Sha256!, 0));
+                views.Add(new CheckpointFileView(info.Path, info.Size, info.Sha256!));
                 files[name] = bytes;
             }
+            await run.RecordCheckpoint(40, views);
             Assert.Contains("run-az", await Api("api/runs"));
             var outDir = Path.Combine(dir.Path, "pulled");
             var pull = Gid("checkpoints", "pull", "run-az", "--out", outDir);

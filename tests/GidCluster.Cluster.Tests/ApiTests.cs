@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
-using GidCluster.Grains.Store;
 using GidCluster.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -28,7 +27,7 @@ public sealed class ApiFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The real silo app in-process over a real SQLite store: authentication, validation, path traversal, ingestion, checkpoints.</summary>
+/// <summary>The real silo app in-process over real SQLite grain storage: authentication, validation, path traversal, ingestion, checkpoints.</summary>
 public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
 {
     private readonly TempDir _dir = fixture.Dir;
@@ -75,13 +74,13 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
     [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"priority\": 1}", "priority")]
     public async Task A_bad_submission_is_a_400_naming_the_field(string body, string field)
     {
-        var jobs = (await _silo.App.Services.GetRequiredService<IClusterStore>().ListJobsAsync(null)).Count;
+        var jobs = (await _silo.Grains.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).List(1000)).Count;
         var (status, text) = await SendAsync(HttpMethod.Post, "api/ingestion/jobs", body.Replace("VIDEOS", _videos));
         Assert.True(status == HttpStatusCode.BadRequest, text);
         var error = JsonSerializer.Deserialize<ApiError>(text, Json)!;
         Assert.Equal(field, error.Field);
         Assert.False(string.IsNullOrWhiteSpace(error.Error));
-        Assert.Equal(jobs, (await _silo.App.Services.GetRequiredService<IClusterStore>().ListJobsAsync(null)).Count);
+        Assert.Equal(jobs, (await _silo.Grains.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).List(1000)).Count);
     }
 
     [Theory]
@@ -154,7 +153,7 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         }
 
         var events = JsonSerializer.Deserialize<List<EventView>>((await SendAsync(HttpMethod.Get, $"api/events?job={job.Id}&limit=1000")).Body, Json)!;
-        Assert.Equal(4, events.Count(e => e.Kind == "grain.done"));
+        Assert.Equal(3, events.Count(e => e.Kind == "video.done"));
         Assert.Contains(events, e => e.Kind == "job.succeeded");
         var cluster = JsonSerializer.Deserialize<ClusterView>((await SendAsync(HttpMethod.Get, "api/cluster")).Body, Json)!;
         Assert.Contains(cluster.Silos, s => s.Id == _silo.Options.Id && s.Alive && s.Role == "all");
@@ -163,20 +162,22 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
     [Fact]
     public async Task Checkpoints_are_listed_and_pulled_with_sha256_verified_by_the_gid_client()
     {
-        // A run and its checkpoint as the training launcher records them: files in the blob store, rows in the store.
-        var store = _silo.App.Services.GetRequiredService<IClusterStore>();
+        // A run and its checkpoint as the training launcher records them: files in the blob store, the run grain lists them.
         var blobs = _silo.App.Services.GetRequiredService<IBlobStore>();
-        await store.CreateJobAsync(new JobRecord("run-a", JobKinds.TrainingRun, JobStates.Running, "{}", null, null, 0, 0), []);
+        var run = _silo.Grains.GetGrain<ITrainingRunGrain>("run-a");
+        await run.Create();
         foreach (var step in new[] { 10L, 20L })
         {
+            var files = new List<CheckpointFileView>();
             foreach (var name in new[] { "model.pt", "optimizer.pt" })
             {
                 var bytes = System.Text.Encoding.UTF8.GetBytes($"{name} at step {step} " + new string('x', 5000));
                 var info = await blobs.PutAsync($"runs/run-a/step-{step}/{name}", new MemoryStream(bytes));
-                await store.AddCheckpointFileAsync(new CheckpointFile("run-a", step, info.Path, info.Size, info.Sha256!, 0));
+                files.Add(new CheckpointFileView(info.Path, info.Size, info.Sha256!));
             }
+            await run.RecordCheckpoint(step, files);
         }
-        var env = new Dictionary<string, string?> { ["GID_SERVER"] = _silo.Url, ["GID_TOKEN"] = InProcessSilo.Token, ["GID_DATA"] = _dir.Path };
+        var env = new Dictionary<string, string?> { ["GID_CLUSTER"] = _silo.Gateway, ["GID_BLOB"] = _silo.Options.Blob, ["GID_DATA"] = _dir.Path };
         ProgramResult Gid(params string[] args) => Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), .. args], TimeSpan.FromSeconds(60), environment: env);
 
         var runs = Gid("runs");
@@ -200,9 +201,12 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         Assert.Contains("sha256 mismatch", bad.Stderr);
         Assert.False(File.Exists(Path.Combine(_dir.Path, "bad", "model.pt")));
 
-        var noToken = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), "runs", "--server", _silo.Url, "--token", "wrong-token-0000000000"],
-            TimeSpan.FromSeconds(60), environment: new Dictionary<string, string?> { ["GID_DATA"] = _dir.Path, ["GID_TOKEN"] = null, ["GID_SERVER"] = null });
-        Assert.Equal(1, noToken.ExitCode);
-        Assert.Contains("refused the token", noToken.Stderr);
+        var unknown = Gid("checkpoints", "list", "run-z");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no training run 'run-z'", unknown.Stderr);
+        var nowhere = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), "runs", "--cluster", $"127.0.0.1:{GidCluster.Silo.Hosting.FreePorts.Next()}"],
+            TimeSpan.FromSeconds(60), environment: new Dictionary<string, string?> { ["GID_DATA"] = _dir.Path, ["GID_CLUSTER"] = null });
+        Assert.Equal(1, nowhere.ExitCode);
+        Assert.Contains("cannot reach the cluster's gateway", nowhere.Stderr);
     }
 }

@@ -7,6 +7,7 @@ using GidCluster.Grains.Ingestion;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GidCluster.Cluster.Tests;
@@ -50,6 +51,12 @@ public sealed class InProcessSilo : IAsyncDisposable
     public HttpClient Http { get; }
     public string Url => Http.BaseAddress!.ToString().TrimEnd('/');
 
+    /// <summary>The silo's gateway as IP:PORT (what <c>--cluster</c> takes).</summary>
+    public string Gateway => SiloHost.Gateway(Options);
+
+    /// <summary>Grain calls from inside the silo.</summary>
+    public IGrainFactory Grains => App.Services.GetRequiredService<IGrainFactory>();
+
     public const string Token = "test-token-4f9c2a7e1b";
 
     public static async Task<InProcessSilo> StartAsync(string store, string blob, IReadOnlyList<string> allowedRoots, string role = SiloRoles.All)
@@ -60,13 +67,14 @@ public sealed class InProcessSilo : IAsyncDisposable
             Store = store,
             Blob = blob,
             Urls = "http://127.0.0.1:0",
+            SiloPort = FreePorts.Next(),
+            GatewayPort = FreePorts.Next(),
             Token = Token,
             AllowedRoots = allowedRoots,
             Id = $"inproc-{Guid.NewGuid():N}"[..16],
-            LeaseFor = TimeSpan.FromSeconds(3),
-            Poll = TimeSpan.FromMilliseconds(100),
-            Heartbeat = TimeSpan.FromSeconds(1),
-            Drain = TimeSpan.FromSeconds(5),
+            Slots = 2,
+            Check = TimeSpan.FromSeconds(1),
+            Reminder = TimeSpan.FromSeconds(2),
             // These tests exercise the cluster; the cheap pipeline keeps them quick (dataprep has its own).
             DefaultPipeline = FrameStatsProcessor.PipelineName,
         };

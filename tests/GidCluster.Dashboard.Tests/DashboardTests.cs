@@ -3,8 +3,8 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using GidCluster.Cluster.Tests;
+using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
-using GidCluster.Grains.Store;
 using GidCluster.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -12,18 +12,17 @@ namespace GidCluster.Dashboard.Tests;
 
 /// <summary>
 /// One real silo (role all, SQLite, local blobs) with synthetic videos under its allowed root, one
-/// file that is not a video (so a grain really gets quarantined), a finished job whose result carries
-/// a spectrum in the documented shape, and two training runs as the launcher records them.
+/// file that is not a video (so a grain really gets quarantined), a finished dataprep job (one clip)
+/// whose result carries its spectrum, and two training runs as the launcher would record them.
 /// </summary>
 public sealed class DashboardFixture : IAsyncLifetime
 {
     public TempDir Dir { get; } = Paths.NewTempDir("gid-dash");
     public InProcessSilo Silo { get; private set; } = null!;
     public IReadOnlyList<string> Videos { get; private set; } = [];
-    public double[] PowerX { get; } = Enumerable.Range(0, 16).Select(k => 1.0 / (1 + k * k)).ToArray();
-    public double[] PowerY { get; } = Enumerable.Range(0, 16).Select(k => 0.5 / (1 + k * k * k)).ToArray();
+    public JobSpectrum Spectrum { get; private set; } = null!;
 
-    public IClusterStore Store => Silo.App.Services.GetRequiredService<IClusterStore>();
+    public IGrainFactory Grains => Silo.Grains;
 
     public async Task InitializeAsync()
     {
@@ -36,23 +35,31 @@ public sealed class DashboardFixture : IAsyncLifetime
         Videos = videos;
         Silo = await InProcessSilo.StartAsync($"sqlite:{Path.Combine(Dir.Path, "c.db")}", $"file:{Path.Combine(Dir.Path, "blobs")}", [dir]);
 
-        var spectrum = JsonSerializer.Serialize(new { manifestPath = "datasets/spectrum-fixture/manifest.json", spectrum = new { powerX = PowerX, powerY = PowerY } });
-        await Store.CreateJobAsync(new JobRecord("spectrum-fixture", JobKinds.Ingestion, JobStates.Running, "{}", null, null, 0, 0), []);
-        Assert.True(await Store.TransitionJobAsync("spectrum-fixture", JobStates.Running, JobStates.Succeeded, spectrum, null));
+        // A real dataprep job (one 6 s video, one clip) under a known id: its merge result carries the spectrum.
+        Environment.SetEnvironmentVariable(GidCluster.Silo.Ingestion.DataprepPipeline.MaxClipsVariable, "1");
+        var six = SyntheticVideos.Make(Path.Combine(dir, "six"), 1, seconds: 6)[0];
+        var spectrumJob = Grains.GetGrain<IIngestionJobGrain>("spectrum-fixture");
+        await spectrumJob.Submit(new SubmitIngestionRequest([six], "spectrum-fixture", "dataprep"));
+        await Waits.UntilAsync(async () => (await spectrumJob.GetView(false))!.State == JobStates.Succeeded, TimeSpan.FromMinutes(3), () => "the dataprep job did not succeed");
+        Spectrum = (await spectrumJob.GetSpectrum())!;
+        // A finished job whose pipeline measures no spectrum (frame-stats).
+        var plain = Grains.GetGrain<IIngestionJobGrain>("no-spectrum");
+        await plain.Submit(new SubmitIngestionRequest([videos[0]], "no-spectrum", "frame-stats"));
+        await Waits.UntilAsync(async () => (await plain.GetView(false))!.State == JobStates.Succeeded, TimeSpan.FromMinutes(1), () => "the frame-stats job did not succeed");
 
-        await Store.CreateJobAsync(new JobRecord("run-metrics", JobKinds.TrainingRun, JobStates.Running, "{}", null, null, 0, 0), []);
-        await Store.CreateJobAsync(new JobRecord("run-quiet", JobKinds.TrainingRun, JobStates.Running, "{}", null, null, 0, 0), []);
+        var metrics = Grains.GetGrain<ITrainingRunGrain>("run-metrics");
+        await metrics.Create();
+        await Grains.GetGrain<ITrainingRunGrain>("run-quiet").Create();
         var blobs = Silo.App.Services.GetRequiredService<IBlobStore>();
         for (var i = 0; i < 20; i++)
         {
-            await Store.AddMetricAsync(Silo.Options.Id, "train.loss/run-metrics", 2.0 * Math.Exp(-i / 6.0) + 0.05);
-            await Store.AddMetricAsync(Silo.Options.Id, "train.steps_per_s/run-metrics", 3.5 + i % 3 * 0.1);
+            await metrics.RecordMetrics(i, 2.0 * Math.Exp(-i / 6.0) + 0.05, 3.5 + i % 3 * 0.1);
             await Task.Delay(30); // samples at distinct times, as a trainer's would be
         }
         foreach (var step in new[] { 100L, 200L })
         {
             var info = await blobs.PutAsync($"runs/run-metrics/step-{step}/model.pt", new MemoryStream(new byte[4096 + (int)step]));
-            await Store.AddCheckpointFileAsync(new CheckpointFile("run-metrics", step, info.Path, info.Size, info.Sha256!, Store.Now()));
+            await metrics.RecordCheckpoint(step, [new CheckpointFileView(info.Path, info.Size, info.Sha256!)]);
         }
     }
 
@@ -101,6 +108,15 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Equal(0, r.GetProperty("jobRowsWithoutToken").GetInt32());
         Assert.Equal(401, r.GetProperty("unauthorizedStatus").GetInt32());
         Assert.True(r.GetProperty("dashboardHiddenWithWrongToken").GetBoolean());
+        Assert.Equal(401, r.GetProperty("orleansStatusWithoutToken").GetInt32());
+        Assert.Equal(401, r.GetProperty("orleansCountersStatusWithoutToken").GetInt32());
+
+        // Orleans' dashboard, opened from ours after signing in, during the job: the silo, and video grains with activations.
+        Assert.Equal("orleans/", r.GetProperty("orleansLink").GetString());
+        Assert.Equal(200, r.GetProperty("orleansStatus").GetInt32());
+        Assert.True(r.GetProperty("orleansSilos").GetInt32() >= 1);
+        Assert.True(r.GetProperty("orleansVideoActivations").GetInt32() >= 1);
+        Assert.True(r.GetProperty("orleansPageShowsVideoGrain").GetBoolean());
         Assert.Contains("refused", r.GetProperty("wrongTokenMessage").GetString());
 
         // With it: the job was seen running, then with more videos done, then finished with every video accounted for.
@@ -116,11 +132,11 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Equal("live", r.GetProperty("connection").GetString());
         Assert.True(r.GetProperty("siloRows").GetInt32() >= 1);
 
-        // The page agrees with the store, and shows the quarantined video with its error.
+        // The page agrees with the grains, and shows the quarantined video with its error.
         var job = r.GetProperty("job").GetString()!;
-        var grains = await fixture.Store.ListGrainsAsync(job);
-        Assert.Equal(grains.Count(g => g.Kind == GrainKinds.Video && g.State == GrainStates.Done), final.GetProperty("done").GetInt32());
-        var quarantined = Assert.Single(grains, g => g.State == GrainStates.Quarantined);
+        var view = (await fixture.Grains.GetGrain<IIngestionJobGrain>(job).GetView(withVideos: true))!;
+        Assert.Equal(view.Videos.Count(v => v.State == VideoStates.Done), final.GetProperty("done").GetInt32());
+        var quarantined = Assert.Single(view.Videos, v => v.State == VideoStates.Quarantined);
         var row = Assert.Single(r.GetProperty("quarantinedRows").EnumerateArray()).GetString()!;
         Assert.Contains(quarantined.Id, row);
         Assert.Contains(quarantined.Error!, row);
@@ -130,7 +146,7 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Contains("run-quiet", r.GetProperty("runsText").GetString());
         Assert.Contains("no training metrics yet", r.GetProperty("runsText").GetString());
         Assert.Equal(2, r.GetProperty("checkpointRows").GetInt32());
-        Assert.Equal(fixture.PowerX.Length, r.GetProperty("spectrumPoints").GetInt32());
+        Assert.Equal(fixture.Spectrum.PowerX.Count, r.GetProperty("spectrumPoints").GetInt32());
 
         // Behind the /gid prefix every request stayed under it, and the token was never in a URL or the page.
         var proxied = r.GetProperty("proxiedPaths").EnumerateArray().Select(p => p.GetString()!).ToList();
@@ -179,9 +195,10 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         var (status, body, _) = await GetAsync("api/dashboard/spectrum?job=spectrum-fixture");
         Assert.Equal(HttpStatusCode.OK, status);
         var s = JsonDocument.Parse(body).RootElement;
-        Assert.Equal(fixture.PowerX, s.GetProperty("powerX").EnumerateArray().Select(v => v.GetDouble()));
-        Assert.Equal(fixture.PowerY, s.GetProperty("powerY").EnumerateArray().Select(v => v.GetDouble()));
-        var (missing, text, _) = await GetAsync("api/dashboard/spectrum?job=run-quiet");
+        Assert.Equal(fixture.Spectrum.PowerX, s.GetProperty("powerX").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal(fixture.Spectrum.PowerY, s.GetProperty("powerY").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal(16, fixture.Spectrum.PowerX.Count);
+        var (missing, text, _) = await GetAsync("api/dashboard/spectrum?job=no-spectrum");
         Assert.Equal(HttpStatusCode.NotFound, missing);
         Assert.Contains("no spectrum yet", text);
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("api/dashboard/spectrum?job=nope")).Status);
@@ -189,10 +206,17 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
     }
 
     [Fact]
-    public async Task Prometheus_text_parses_and_matches_the_store()
+    public async Task Prometheus_text_parses_and_matches_the_grains()
     {
-        // Wait for quiet (no running ingestion), then past the snapshot cache, so store and export describe the same moment.
-        await Waits.UntilAsync(async () => (await fixture.Store.ListJobsInStatesAsync([JobStates.Running, JobStates.Merging])).All(j => j.Kind != JobKinds.Ingestion),
+        // Wait for quiet (no running ingestion), then past the snapshot cache, so grains and export describe the same moment.
+        async Task<List<JobView>> JobsAsync()
+        {
+            var views = new List<JobView>();
+            foreach (var id in await fixture.Grains.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).List(100))
+                views.Add((await fixture.Grains.GetGrain<IIngestionJobGrain>(id).GetView(withVideos: false))!);
+            return views;
+        }
+        await Waits.UntilAsync(async () => (await JobsAsync()).All(j => j.State is JobStates.Succeeded or JobStates.Failed),
             TimeSpan.FromMinutes(3), () => "ingestion still running");
         await Task.Delay(1200);
         var (status, text, response) = await GetAsync("api/prometheus");
@@ -228,12 +252,11 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
         Assert.Equal(1, One("gid_silo_up", ("silo", _silo.Options.Id)));
         Assert.True(One("gid_silo_working_set_bytes", ("silo", _silo.Options.Id)) > 10e6);
 
-        var jobs = (await fixture.Store.ListJobsAsync(null)).Where(j => j.Kind != JobKinds.TrainingRun).ToList();
-        var grains = new List<GrainRecord>();
-        foreach (var job in jobs)
-            grains.AddRange(await fixture.Store.ListGrainsAsync(job.Id));
-        foreach (var state in new[] { GrainStates.Pending, GrainStates.Leased, GrainStates.Done, GrainStates.Quarantined })
-            Assert.Equal(grains.Count(g => g.State == state), One("gid_grains", ("state", state)));
+        var jobs = await JobsAsync();
+        Assert.Equal(jobs.Sum(j => j.Pending), One("gid_grains", ("state", VideoStates.Pending)));
+        Assert.Equal(jobs.Sum(j => j.Running), One("gid_grains", ("state", VideoStates.Running)));
+        Assert.Equal(jobs.Sum(j => j.Done), One("gid_grains", ("state", VideoStates.Done)));
+        Assert.Equal(jobs.Sum(j => j.Quarantined), One("gid_grains", ("state", VideoStates.Quarantined)));
         Assert.Equal(2, One("gid_training_checkpoints", ("run", "run-metrics")));
         Assert.Equal(2.0 * Math.Exp(-19 / 6.0) + 0.05, One("gid_training_loss", ("run", "run-metrics")), 9);
         Assert.DoesNotContain(samples, s => s.Name == "gid_training_loss" && s.Labels["run"] == "run-quiet");

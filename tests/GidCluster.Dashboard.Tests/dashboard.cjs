@@ -52,6 +52,8 @@ async function waitFor(what, fn, limitMs) {
     result.dashboardHiddenWithoutToken = await page.locator("#dashboard").isHidden();
     result.jobRowsWithoutToken = await page.locator("tr[data-job]").count();
     result.unauthorizedStatus = await page.evaluate(() => fetch("api/dashboard/snapshot").then(r => r.status));
+    result.orleansStatusWithoutToken = await page.evaluate(() => fetch("orleans/").then(r => r.status));
+    result.orleansCountersStatusWithoutToken = await page.evaluate(() => fetch("orleans/DashboardCounters").then(r => r.status));
     step("refused without token");
 
     // 2. A wrong token is refused with a message.
@@ -79,6 +81,22 @@ async function waitFor(what, fn, limitMs) {
     result.siloRows = await page.locator("tr[data-silo]").count();
     await page.screenshot({ path: path.join(shots, "dashboard-running.png"), fullPage: true });
     step("counts changed");
+
+    // 4b. Orleans' dashboard, reached by the link, during the job: the silos and the video grain type with activations.
+    result.orleansLink = await page.locator("#orleans-link").getAttribute("href");
+    const orleans = await browser.newPage();
+    orleans.setDefaultTimeout(T);
+    const opened = await orleans.goto(new URL(result.orleansLink, page.url()).toString(), { timeout: T });
+    result.orleansStatus = opened.status();
+    const counters = await orleans.evaluate(() => fetch("DashboardCounters").then(r => r.json()));
+    result.orleansSilos = (counters.hosts || []).length;
+    result.orleansVideoActivations = (counters.simpleGrainStats || []).filter(g => /VideoGrain/.test(g.grainType)).reduce((n, g) => n + g.activationCount, 0);
+    // The Grains page lists every grain type with its activations.
+    await orleans.getByText("Grains", { exact: true }).first().click();
+    await orleans.getByText(/VideoGrain/).first().waitFor({ timeout: 60000 }).then(() => { result.orleansPageShowsVideoGrain = true; }, () => { result.orleansPageShowsVideoGrain = false; });
+    await orleans.screenshot({ path: path.join(shots, "orleans-dashboard.png"), fullPage: true });
+    await orleans.close();
+    step("orleans dashboard");
     const final = await waitFor("the job to finish", async () => { const r = await jobRow(page, job); return r.state === "succeeded" || r.state === "failed" ? r : null; }, 150000);
     result.final = final;
     result.kpiDone = await page.locator("#kpi-done").textContent();

@@ -1,0 +1,106 @@
+using GidCluster.Contracts;
+using Orleans;
+using Orleans.Runtime;
+
+namespace GidCluster.Grains.Training;
+
+[GenerateSerializer]
+public sealed class TrainingRunState
+{
+    [Id(0)] public string State { get; set; } = "running";
+    [Id(1)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(2)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(3)] public string? Error { get; set; }
+    [Id(4)] public List<CheckpointView> Checkpoints { get; set; } = [];
+    [Id(5)] public List<long> MetricAt { get; set; } = [];
+    [Id(6)] public List<double> Loss { get; set; } = [];
+    [Id(7)] public List<double> StepRate { get; set; } = [];
+}
+
+/// <summary>
+/// A training run as the client and the dashboard see it: state, checkpoints (files in the blob
+/// store with sha256) and loss/step-rate curves. The launcher that creates runs is the training
+/// issue's; nothing in this repository creates them yet.
+/// </summary>
+[GrainType(GrainNames.TrainingRunType)]
+public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)] IPersistentState<TrainingRunState> state) : Grain, ITrainingRunGrain
+{
+    /// <summary>Curves keep at most this many points: every other one is dropped when full.</summary>
+    private const int MaxPoints = 800;
+
+    public async Task Create()
+    {
+        if (state.RecordExists)
+            return;
+        state.State = new TrainingRunState { CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow };
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ICatalogGrain>(Catalogs.TrainingRuns).Add(this.GetPrimaryKeyString());
+    }
+
+    public Task<RunView?> GetView()
+    {
+        if (!state.RecordExists)
+            return Task.FromResult<RunView?>(null);
+        var s = state.State;
+        return Task.FromResult<RunView?>(new RunView(this.GetPrimaryKeyString(), s.State, s.CreatedAt, s.UpdatedAt, s.Checkpoints.Count,
+            s.Checkpoints.Count == 0 ? null : s.Checkpoints.Max(c => c.Step), s.Error));
+    }
+
+    public async Task RecordCheckpoint(long step, IReadOnlyList<CheckpointFileView> files)
+    {
+        Exists();
+        state.State.Checkpoints.RemoveAll(c => c.Step == step);
+        state.State.Checkpoints.Add(new CheckpointView(this.GetPrimaryKeyString(), step, DateTimeOffset.UtcNow, files));
+        state.State.Checkpoints.Sort((a, b) => a.Step.CompareTo(b.Step));
+        await SaveAsync();
+    }
+
+    public Task<IReadOnlyList<CheckpointView>> ListCheckpoints()
+    {
+        Exists();
+        return Task.FromResult<IReadOnlyList<CheckpointView>>(state.State.Checkpoints.ToList());
+    }
+
+    public async Task RecordMetrics(long step, double loss, double stepsPerSecond)
+    {
+        Exists();
+        var s = state.State;
+        s.MetricAt.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        s.Loss.Add(loss);
+        s.StepRate.Add(stepsPerSecond);
+        if (s.MetricAt.Count > MaxPoints)
+        {
+            static List<T> Thin<T>(List<T> l) => l.Where((_, i) => i % 2 == 0 || i == l.Count - 1).ToList();
+            (s.MetricAt, s.Loss, s.StepRate) = (Thin(s.MetricAt), Thin(s.Loss), Thin(s.StepRate));
+        }
+        await SaveAsync();
+    }
+
+    public Task<(MetricSeries? Loss, MetricSeries? StepRate)> GetCurves()
+    {
+        var s = state.State;
+        return Task.FromResult(s.MetricAt.Count == 0 ? ((MetricSeries?)null, (MetricSeries?)null)
+            : (new MetricSeries(s.MetricAt.ToList(), s.Loss.ToList()), new MetricSeries(s.MetricAt.ToList(), s.StepRate.ToList())));
+    }
+
+    public async Task Finish(string finalState, string? error)
+    {
+        Exists();
+        if (finalState is not ("succeeded" or "failed"))
+            throw new ArgumentException($"a run ends succeeded or failed, not '{finalState}'", nameof(finalState));
+        (state.State.State, state.State.Error) = (finalState, error);
+        await SaveAsync();
+    }
+
+    private void Exists()
+    {
+        if (!state.RecordExists)
+            throw new InvalidOperationException($"no training run '{this.GetPrimaryKeyString()}'");
+    }
+
+    private Task SaveAsync()
+    {
+        state.State.UpdatedAt = DateTimeOffset.UtcNow;
+        return state.WriteStateAsync();
+    }
+}
