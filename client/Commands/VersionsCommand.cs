@@ -9,11 +9,11 @@ public static class VersionsCommand
 {
     public static Command Create()
     {
-        var command = new Command("versions", "Show the engines behind the native shims (libtorch, OpenCV) and .NET.");
+        var command = new Command("versions", "Show the engines behind the native shims (libtorch, OpenCV), .NET and the managed libraries (Parquet.Net, Azure SDK).");
         command.SetAction(_ =>
         {
             foreach (var (name, version) in Engines.Describe())
-                Console.WriteLine($"{name,-10} {version}");
+                Console.WriteLine($"{name,-20} {version}");
             return 0;
         });
         return command;
@@ -28,5 +28,13 @@ public static class Engines
         ("libtorch", torch.__version__ + (torch.cuda_compiled ? " (CUDA)" : " (CPU)")),
         ("OpenCV", Cv2.GetVersionString()),
         (".NET", Environment.Version.ToString()),
+        ("Parquet.Net", Library(typeof(Parquet.ParquetReader))),
+        ("Azure.Storage.Blobs", Library(typeof(Azure.Storage.Blobs.BlobServiceClient))),
+        ("Azure.Identity", Library(typeof(Azure.Identity.DefaultAzureCredential))),
     ];
+
+    /// <summary>A managed library's version as its package stamped it (without the commit suffix).</summary>
+    private static string Library(Type type) =>
+        (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(type.Assembly)?.InformationalVersion
+            ?? type.Assembly.GetName().Version?.ToString() ?? "?").Split('+')[0];
 }

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Parquet.Schema;
 using GidCluster.Dataprep.Samples;
+using Parquet.Schema;
 
 namespace GidCluster.Dataprep.Shards;
 
