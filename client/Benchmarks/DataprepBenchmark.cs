@@ -119,7 +119,7 @@ public sealed class DataprepBenchmark : IBenchmark
         return 0;
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan limit, CancellationToken cancel)
+    internal static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan limit, CancellationToken cancel)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using GidCluster.Dataprep.Manifest;
-using GidCluster.Dataprep.Parquet;
 using GidCluster.Dataprep.Shards;
 
 namespace GidCluster.Client.Commands;

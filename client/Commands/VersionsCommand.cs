@@ -10,11 +10,11 @@ public static class VersionsCommand
 {
     public static Command Create()
     {
-        var command = new Command("versions", "Show the engines: TorchSharp's libtorch, Gloo (collective shim), OpenCV and .NET.");
+        var command = new Command("versions", "Show the engines and libraries: TorchSharp's libtorch, Gloo (collective shim), OpenCV, .NET, Parquet.Net and the Azure SDK.");
         command.SetAction(_ =>
         {
             foreach (var (name, version) in Engines.Describe())
-                Console.WriteLine($"{name,-10} {version}");
+                Console.WriteLine($"{name,-20} {version}");
             return 0;
         });
         return command;
@@ -30,5 +30,13 @@ public static class Engines
         ("Gloo", ProcessGroup.GlooVersion),
         ("OpenCV", Cv2.GetVersionString()),
         (".NET", Environment.Version.ToString()),
+        ("Parquet.Net", Library(typeof(Parquet.ParquetReader))),
+        ("Azure.Storage.Blobs", Library(typeof(Azure.Storage.Blobs.BlobServiceClient))),
+        ("Azure.Identity", Library(typeof(Azure.Identity.DefaultAzureCredential))),
     ];
+
+    /// <summary>A managed library's version as its package stamped it (without the commit suffix).</summary>
+    private static string Library(Type type) =>
+        (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(type.Assembly)?.InformationalVersion
+            ?? type.Assembly.GetName().Version?.ToString() ?? "?").Split('+')[0];
 }

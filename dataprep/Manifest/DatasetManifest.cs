@@ -140,16 +140,43 @@ public static class ManifestFile
     {
         foreach (var shard in manifest.Shards)
         {
-            var file = ShardPath(manifestPath, shard);
-            if (!File.Exists(file))
-                throw new ManifestException(manifestPath, $"shard {shard.Path} is missing ({file})");
-            var size = new FileInfo(file).Length;
-            if (size != shard.Bytes)
-                throw new ManifestException(manifestPath, $"shard {shard.Path} has {size} bytes, the manifest says {shard.Bytes}");
-            using var stream = File.OpenRead(file);
-            var hash = Convert.ToHexStringLower(SHA256.HashData(stream));
-            if (hash != shard.Sha256)
-                throw new ManifestException(manifestPath, $"shard {shard.Path} has sha256 {hash}, the manifest says {shard.Sha256} (corrupted or replaced)");
+            using var stream = OpenShardFile(manifestPath, shard);
+            VerifyShard(manifestPath, shard, stream);
+        }
+    }
+
+    /// <summary>
+    /// Opens a listed shard for reading after checking its size and SHA-256 through the same handle the reader
+    /// then uses: Parquet.Net checks no page CRCs, so a flipped data byte would otherwise read back as wrong values.
+    /// </summary>
+    public static ShardReader OpenShard(string manifestPath, ShardInfo shard)
+    {
+        OpenShardFile(manifestPath, shard).Dispose(); // a missing shard is a manifest error, named as such
+        return ShardReader.Open(ShardPath(manifestPath, shard), stream => VerifyShard(manifestPath, shard, stream));
+    }
+
+    /// <summary>Size and SHA-256 of an open shard against its manifest entry (reads the stream from its start).</summary>
+    public static void VerifyShard(string manifestPath, ShardInfo shard, Stream stream)
+    {
+        stream.Position = 0;
+        if (stream.Length != shard.Bytes)
+            throw new ManifestException(manifestPath, $"shard {shard.Path} has {stream.Length} bytes, the manifest says {shard.Bytes}");
+        var hash = Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (hash != shard.Sha256)
+            throw new ManifestException(manifestPath, $"shard {shard.Path} has sha256 {hash}, the manifest says {shard.Sha256} (corrupted or replaced)");
+        stream.Position = 0;
+    }
+
+    private static FileStream OpenShardFile(string manifestPath, ShardInfo shard)
+    {
+        var file = ShardPath(manifestPath, shard);
+        try
+        {
+            return new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ManifestException(manifestPath, $"shard {shard.Path} is missing ({file})");
         }
     }
 

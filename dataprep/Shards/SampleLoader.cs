@@ -47,9 +47,6 @@ public sealed record LoaderOptions
 
     /// <summary>Drop the last incomplete batch of an epoch (keeps every rank's batch count equal).</summary>
     public bool DropLast { get; init; } = true;
-
-    /// <summary>Check every shard's size and SHA-256 against the manifest before loading.</summary>
-    public bool VerifyChecksums { get; init; }
 }
 
 /// <summary>
@@ -73,6 +70,7 @@ public sealed class SampleLoader
     private readonly float[]? _scales;
     private readonly List<RowGroupRef> _rowGroups = [];
     private readonly List<string> _shardPaths = [];
+    private readonly List<(long Length, DateTime Written)> _verifiedStamps = [];
 
     private sealed record RowGroupRef(int Shard, int RowGroup, int[] Rows);
 
@@ -97,7 +95,8 @@ public sealed class SampleLoader
         {
             var path = ManifestFile.ShardPath(manifestPath, shard);
             _shardPaths.Add(path);
-            using var reader = ShardReader.Open(path);
+            _verifiedStamps.Add(Stamp(path));
+            using var reader = ManifestFile.OpenShard(manifestPath, shard);
             for (var g = 0; g < reader.RowGroupCount; g++)
             {
                 var rows = options.Split == null
@@ -119,8 +118,6 @@ public sealed class SampleLoader
             manifestPath = Path.Combine(manifestPath, ManifestFile.FileName);
         var manifest = ManifestFile.Read(manifestPath);
         options ??= new LoaderOptions();
-        if (options.VerifyChecksums)
-            ManifestFile.Verify(manifestPath, manifest);
         return new SampleLoader(manifestPath, manifest, options);
     }
 
@@ -234,7 +231,7 @@ public sealed class SampleLoader
                     if (loaded.ContainsKey((shard, group)))
                         continue;
                     if (!readers.TryGetValue(shard, out var reader))
-                        readers[shard] = reader = ShardReader.Open(_shardPaths[shard]);
+                        readers[shard] = reader = OpenVerified(shard);
                     loaded[(shard, group)] = reader.ReadRowGroup(group);
                     token.ThrowIfCancellationRequested();
                 }
@@ -268,6 +265,27 @@ public sealed class SampleLoader
             foreach (var r in readers.Values)
                 r.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Every shard's SHA-256 was checked when the loader opened; a shard whose size or write time changed since is
+    /// checked again before its rows are used (hashing every shard every epoch would add a full read per epoch).
+    /// </summary>
+    private ShardReader OpenVerified(int shard)
+    {
+        var path = _shardPaths[shard];
+        var stamp = Stamp(path);
+        if (stamp == _verifiedStamps[shard])
+            return ShardReader.Open(path);
+        var reader = ManifestFile.OpenShard(_manifestPath, Manifest.Shards[shard]);
+        _verifiedStamps[shard] = stamp;
+        return reader;
+    }
+
+    private static (long, DateTime) Stamp(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
     private Batch Collate(List<(Sample Sample, bool Flip)> items)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using GidCluster.Dataprep.Manifest;
-using GidCluster.Dataprep.Parquet;
 using GidCluster.Dataprep.Samples;
 
 namespace GidCluster.Dataprep.Shards;
@@ -22,34 +21,39 @@ public static class ShardInspector
     public static string DescribeShard(string path, int row = 0)
     {
         var text = new StringBuilder();
-        using var parquet = ParquetReader.Open(path);
-        var meta = parquet.Metadata;
-        text.AppendLine(Inv, $"file        {path}");
-        text.AppendLine(Inv, $"size        {parquet.FileSize:N0} bytes");
-        text.AppendLine(Inv, $"created by  {meta.CreatedBy ?? "(unknown)"}");
-        foreach (var (key, value) in meta.KeyValueMetadata)
-            text.AppendLine(Inv, $"metadata    {key} = {value}");
-        text.AppendLine(Inv, $"rows        {meta.NumRows:N0} in {meta.RowGroups.Count} row group(s)");
-        text.AppendLine("schema");
-        var firstGroup = meta.RowGroups.FirstOrDefault();
-        foreach (var c in parquet.Columns)
+        long numRows;
+        using (var file = ParquetFile.Open(path))
         {
-            var chunk = firstGroup?.Columns[c.Index].MetaData;
-            var codec = chunk == null ? "" : $"  {chunk.Codec.ToString().ToUpperInvariant()}, {string.Join('/', chunk.Encodings.Distinct().Select(SpecName))}";
-            text.AppendLine(Inv, $"  {c.TopLevelName,-16} {c.Describe()}{codec}");
+            var parquet = file.Reader;
+            var meta = parquet.Metadata!;
+            numRows = meta.NumRows;
+            text.AppendLine(Inv, $"file        {path}");
+            text.AppendLine(Inv, $"size        {new FileInfo(path).Length:N0} bytes");
+            text.AppendLine(Inv, $"created by  {meta.CreatedBy ?? "(unknown)"}");
+            foreach (var (key, value) in parquet.CustomMetadata)
+                text.AppendLine(Inv, $"metadata    {key} = {value}");
+            text.AppendLine(Inv, $"rows        {meta.NumRows:N0} in {meta.RowGroups.Count} row group(s)");
+            text.AppendLine("schema");
+            var firstGroup = meta.RowGroups.FirstOrDefault();
+            var fields = parquet.Schema.DataFields;
+            for (var c = 0; c < fields.Length; c++)
+            {
+                var chunk = firstGroup?.Columns[c].MetaData;
+                var codec = chunk == null ? "" : $"  {chunk.Codec}, {string.Join('/', chunk.Encodings.Distinct())}";
+                text.AppendLine(Inv, $"  {fields[c].Path.FirstPart,-16} {Describe(fields[c])}{codec}");
+            }
+            text.AppendLine("row groups");
+            for (var g = 0; g < meta.RowGroups.Count; g++)
+            {
+                var group = meta.RowGroups[g];
+                var compressed = group.Columns.Sum(c => c.MetaData!.TotalCompressedSize);
+                text.AppendLine(Inv, $"  #{g,-4} {group.NumRows,6:N0} rows  {compressed,14:N0} bytes on disk  {group.TotalByteSize,14:N0} uncompressed");
+            }
         }
-        text.AppendLine("row groups");
-        for (var g = 0; g < meta.RowGroups.Count; g++)
-        {
-            var group = meta.RowGroups[g];
-            var compressed = group.Columns.Sum(c => c.MetaData!.TotalCompressedSize);
-            text.AppendLine(Inv, $"  #{g,-4} {group.NumRows,6:N0} rows  {compressed,14:N0} bytes on disk  {group.TotalByteSize,14:N0} uncompressed");
-        }
-        if (meta.NumRows == 0)
+        if (numRows == 0)
             return text.ToString();
-        if (row < 0 || row >= meta.NumRows)
-            throw new ArgumentOutOfRangeException(nameof(row), $"{path} has rows 0..{meta.NumRows - 1}");
-        parquet.Dispose();
+        if (row < 0 || row >= numRows)
+            throw new ArgumentOutOfRangeException(nameof(row), $"{path} has rows 0..{numRows - 1}");
 
         using var shard = ShardReader.Open(path);
         var (groupIndex, inGroup) = Locate(shard, row);
@@ -67,9 +71,17 @@ public static class ShardInspector
         return text.ToString();
     }
 
-    /// <summary>The spec's spelling of an enum value: PlainDictionary → PLAIN_DICTIONARY.</summary>
-    private static string SpecName<T>(T value) where T : struct, Enum =>
-        System.Text.RegularExpressions.Regex.Replace(value.ToString(), "(?<=[a-z0-9])([A-Z])", "_$1").ToUpperInvariant();
+    /// <summary>A readable column type, e.g. <c>optional BYTE_ARRAY (STRING)</c> or <c>list&lt;INT32&gt;</c>.</summary>
+    private static string Describe(Parquet.Schema.DataField field)
+    {
+        var e = field.SchemaElement;
+        var type = e?.Type.ToString() ?? "?";
+        if (e?.LogicalType?.STRING != null || e?.ConvertedType == Parquet.Meta.ConvertedType.UTF8)
+            type += " (STRING)";
+        if (field.MaxRepetitionLevel > 0)
+            return $"list<{type}>";
+        return (field.IsNullable ? "optional " : "required ") + type;
+    }
 
     private static (int Group, int Row) Locate(ShardReader shard, long row)
     {

@@ -1,7 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
-using GidCluster.Dataprep.Parquet;
 using GidCluster.Dataprep.Samples;
+using Parquet.Schema;
 
 namespace GidCluster.Dataprep.Shards;
 
@@ -22,22 +21,21 @@ public static class ShardSchema
     public const int Bins = 16;
     public const int Channels = 4;
 
-    public static IReadOnlyList<ColumnSpec> Columns { get; } =
-    [
-        new(SampleColumns.VideoId, PhysicalType.ByteArray, IsString: true),
-        new(SampleColumns.StartFrame, PhysicalType.Int32),
-        new(SampleColumns.Fps, PhysicalType.Float),
-        new(SampleColumns.Width, PhysicalType.Int32),
-        new(SampleColumns.Height, PhysicalType.Int32),
-        new(SampleColumns.Image, PhysicalType.ByteArray),
-        new(SampleColumns.SpectralVolume, PhysicalType.ByteArray),
-        new(SampleColumns.TargetFrames, PhysicalType.ByteArray),
-        new(SampleColumns.TargetOffsets, PhysicalType.Int32, IsList: true),
-        new(SampleColumns.SourceUri, PhysicalType.ByteArray, IsString: true),
-        new(SampleColumns.FlowMethod, PhysicalType.ByteArray, IsString: true),
-        new(SampleColumns.Quality, PhysicalType.ByteArray, IsString: true),
-        new(SampleColumns.Split, PhysicalType.ByteArray, IsString: true),
-    ];
+    /// <summary>The Parquet schema our shards are written with (every column required; the list's elements required).</summary>
+    public static ParquetSchema Parquet { get; } = new(
+        new DataField<string>(SampleColumns.VideoId, false),
+        new DataField<int>(SampleColumns.StartFrame),
+        new DataField<float>(SampleColumns.Fps),
+        new DataField<int>(SampleColumns.Width),
+        new DataField<int>(SampleColumns.Height),
+        new DataField<byte[]>(SampleColumns.Image, false),
+        new DataField<byte[]>(SampleColumns.SpectralVolume, false),
+        new DataField<byte[]>(SampleColumns.TargetFrames, false),
+        new ListField(SampleColumns.TargetOffsets, new DataField<int>("element")),
+        new DataField<string>(SampleColumns.SourceUri, false),
+        new DataField<string>(SampleColumns.FlowMethod, false),
+        new DataField<string>(SampleColumns.Quality, false),
+        new DataField<string>(SampleColumns.Split, false));
 
     private static readonly JsonSerializerOptions QualityJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -67,27 +65,4 @@ public static class ShardSchema
     public static long EstimateBytes(Sample s) =>
         s.Image.Length + 2L * s.SpectralVolume.Length + s.TargetFrames.Length + 4L * s.TargetOffsets.Length
         + s.VideoId.Length + s.SourceUri.Length + s.FlowMethod.Length + s.Split.Length + 256;
-
-    /// <summary>Shreds samples into the schema's columns (schema order).</summary>
-    internal static List<ColumnData> ToColumns(IReadOnlyList<Sample> samples)
-    {
-        byte[][] Bytes(Func<Sample, byte[]> f) => samples.Select(f).ToArray();
-        string[] Strings(Func<Sample, string> f) => samples.Select(f).ToArray();
-        return
-        [
-            ColumnData.Required(Strings(s => s.VideoId)),
-            ColumnData.Required(samples.Select(s => s.StartFrame).ToArray()),
-            ColumnData.Required(samples.Select(s => s.Fps).ToArray()),
-            ColumnData.Required(samples.Select(s => s.Width).ToArray()),
-            ColumnData.Required(samples.Select(s => s.Height).ToArray()),
-            ColumnData.Required(Bytes(s => s.Image)),
-            ColumnData.Required(Bytes(s => MemoryMarshal.AsBytes(s.SpectralVolume.AsSpan()).ToArray())),
-            ColumnData.Required(Bytes(s => s.TargetFrames)),
-            ColumnData.Int32Lists(samples.Select(s => s.TargetOffsets).ToArray()),
-            ColumnData.Required(Strings(s => s.SourceUri)),
-            ColumnData.Required(Strings(s => s.FlowMethod)),
-            ColumnData.Required(Strings(s => QualityToJson(s.Quality))),
-            ColumnData.Required(Strings(s => s.Split)),
-        ];
-    }
 }

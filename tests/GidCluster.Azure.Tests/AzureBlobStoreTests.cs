@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using System.Xml.Linq;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
 using Xunit;
@@ -36,20 +38,9 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         return copy.ToArray();
     }
 
-    /// <summary>A signed request made by hand, bypassing the store (to inspect or tamper with what it stored).</summary>
-    private async Task<HttpResponseMessage> Raw(HttpMethod method, string pathAndQuery, HttpContent? content = null, params (string Name, string Value)[] headers)
-    {
-        var account = AzureConnectionString.Parse(azurite.ConnectionString);
-        using var http = new HttpClient();
-        var request = new HttpRequestMessage(method, $"{account.BlobEndpoint}/{pathAndQuery}") { Content = content };
-        request.Headers.Add("x-ms-version", AzureBlobStore.ApiVersion);
-        foreach (var (name, value) in headers)
-            request.Headers.Add(name, value);
-        account.Signer.Sign(request, DateTimeOffset.UtcNow);
-        var response = await http.SendAsync(request);
-        await response.Content.LoadIntoBufferAsync();
-        return response;
-    }
+    /// <summary>The service's own view through a separate SDK client, bypassing the store (to inspect or tamper with what it stored).</summary>
+    private BlockBlobClient Raw(string container, string path) =>
+        new BlobContainerClient(azurite.ConnectionString, container, AzureBlobStore.ClientOptions(new AzureBlobStoreOptions())).GetBlockBlobClient(path);
 
     [Fact]
     public async Task A_20_MB_object_goes_up_in_4_MB_blocks_with_its_sha256_and_comes_back_intact()
@@ -63,15 +54,13 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         Assert.Equal(data.Length, info.Size);
 
         // The service's own view: five committed blocks of at most 4 MiB, and the sha256 as metadata.
-        using var blocks = await Raw(HttpMethod.Get, $"{container}/checkpoints/run1/step-100.pt?comp=blocklist&blocklisttype=all");
-        Assert.Equal(HttpStatusCode.OK, blocks.StatusCode);
-        var list = XDocument.Parse(await blocks.Content.ReadAsStringAsync()).Root!;
-        var sizes = list.Element("CommittedBlocks")!.Elements("Block").Select(b => long.Parse((string)b.Element("Size")!)).ToList();
-        Assert.Equal([4194304, 4194304, 4194304, 4194304, 4194304], sizes);
-        Assert.Empty(list.Element("UncommittedBlocks")?.Elements("Block") ?? []);
-        using var head = await Raw(HttpMethod.Head, $"{container}/checkpoints/run1/step-100.pt");
-        Assert.Equal(sha, head.Headers.GetValues("x-ms-meta-sha256").Single());
-        Assert.Equal(MD5.HashData(data), head.Content.Headers.ContentMD5);
+        var raw = Raw(container, "checkpoints/run1/step-100.pt");
+        BlockList list = await raw.GetBlockListAsync(BlockListTypes.All);
+        Assert.Equal([4194304, 4194304, 4194304, 4194304, 4194304], list.CommittedBlocks.Select(b => b.SizeLong).ToList());
+        Assert.Empty(list.UncommittedBlocks);
+        BlobProperties head = await raw.GetPropertiesAsync();
+        Assert.Equal(sha, head.Metadata["sha256"]);
+        Assert.Equal(MD5.HashData(data), head.ContentHash);
 
         Assert.Equal(data, await ReadAll(store, "checkpoints/run1/step-100.pt"));
         Assert.Equal(data.AsSpan(5_000_000, 3_000_000).ToArray(), await store.ReadRangeAsync("checkpoints/run1/step-100.pt", 5_000_000, 3_000_000));
@@ -88,8 +77,8 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         await store.PutAsync("m.json", new MemoryStream(data));
         lock (proxy.Log)
             Assert.Single(proxy.Log, l => l.StartsWith("PUT ") && l.Contains("/m.json"));
-        using var head = await Raw(HttpMethod.Head, $"{container}/m.json");
-        Assert.Equal(MD5.HashData(data), head.Content.Headers.ContentMD5);
+        BlobProperties head = await Raw(container, "m.json").GetPropertiesAsync();
+        Assert.Equal(MD5.HashData(data), head.ContentHash);
     }
 
     [Theory]
@@ -158,9 +147,9 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         // Rewrite the bytes behind the store's back, keeping the recorded sha256 (the service computes a fresh, consistent MD5).
         var tampered = (byte[])data.Clone();
         tampered[25_000] ^= 1;
-        using var put = await Raw(HttpMethod.Put, $"{container}/m/manifest.json", new ByteArrayContent(tampered),
-            ("x-ms-blob-type", "BlockBlob"), ("x-ms-meta-sha256", info.Sha256!));
-        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        var put = await Raw(container, "m/manifest.json").UploadAsync(new MemoryStream(tampered),
+            new BlobUploadOptions { Metadata = new Dictionary<string, string> { ["sha256"] = info.Sha256! } });
+        Assert.Equal((int)HttpStatusCode.Created, put.GetRawResponse().Status);
 
         var e = await Assert.ThrowsAsync<BlobCorruptedException>(() => ReadAll(store, "m/manifest.json"));
         Assert.Contains("SHA-256", e.Message);
@@ -185,11 +174,8 @@ public sealed class AzureBlobStoreTests(AzuriteServer azurite)
         await Assert.ThrowsAsync<BlobNotFoundException>(() => store.OpenReadAsync("new.bin"));
         Assert.Empty(await store.ListAsync("").ToListAsync());
         // The staged blocks exist, uncommitted, which is why nobody sees them.
-        using (var blocks = await Raw(HttpMethod.Get, $"{container}/new.bin?comp=blocklist&blocklisttype=all"))
-        {
-            var root = XDocument.Parse(await blocks.Content.ReadAsStringAsync()).Root!;
-            Assert.NotEmpty(root.Element("UncommittedBlocks")!.Elements("Block"));
-        }
+        BlockList staged = await Raw(container, "new.bin").GetBlockListAsync(BlockListTypes.All);
+        Assert.NotEmpty(staged.UncommittedBlocks);
 
         // Written before: the old version stays whole.
         var old = RandomBytes(10_000, 16);

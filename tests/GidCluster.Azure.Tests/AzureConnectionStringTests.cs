@@ -74,6 +74,19 @@ public sealed class AzureConnectionStringTests
     }
 
     [Theory]
+    [InlineData("azure://data?account=gidprod", "account 'gidprod' at https://gidprod.blob.core.windows.net")]
+    [InlineData("azure://data?endpoint=https://gidprod.blob.core.chinacloudapi.cn", "at https://gidprod.blob.core.chinacloudapi.cn")]
+    public void Account_uris_use_the_default_azure_credential_and_read_no_key(string uri, string described)
+    {
+        using var store = AzureBlobStore.FromUri(uri, name => throw new InvalidOperationException($"read {name}: no key should be looked up"));
+        Assert.Equal("data", store.Container);
+        Assert.Contains(described, store.Describe());
+    }
+
+    [Theory]
+    [InlineData("azure://data?account=Bad_Name", "account name 'Bad_Name' is invalid")]
+    [InlineData("azure://data?endpoint=ftp://x", "endpoint must be the account's blob endpoint URL")]
+    [InlineData("azure://data?account=gidprod&connection-env=X", "not both")]
     [InlineData("file:/tmp/x", "not an Azure blob URI")]
     [InlineData("azure://data/sub", "nothing after the container")]
     [InlineData("azure://data?key=" + Key, "the only query parameter is connection-env")]

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Xml.Linq;
+using Azure.Storage.Blobs;
 using GidCluster.Cluster.Tests;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
@@ -31,19 +31,14 @@ public sealed class AzureEndToEndTests(AzuriteServer azurite)
         return copy.ToArray();
     }
 
-    /// <summary>Blob names as the service itself lists them (signed by hand, not through the store under test).</summary>
+    /// <summary>Blob names as the service itself lists them (through a separate SDK client, not the store under test).</summary>
     private async Task<List<string>> RawListAsync(string container, string prefix)
     {
-        var account = AzureConnectionString.Parse(azurite.ConnectionString);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"{account.BlobEndpoint}/{container}?restype=container&comp=list&prefix={Uri.EscapeDataString(prefix)}");
-        request.Headers.Add("x-ms-version", AzureBlobStore.ApiVersion);
-        account.Signer.Sign(request, DateTimeOffset.UtcNow);
-        using var response = await http.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var xml = XDocument.Parse(await response.Content.ReadAsStringAsync()).Root!;
-        Assert.True(string.IsNullOrEmpty((string?)xml.Element("NextMarker")), "more blobs than one listing page");
-        return [.. xml.Element("Blobs")!.Elements("Blob").Select(b => (string)b.Element("Name")!)];
+        var client = new BlobContainerClient(azurite.ConnectionString, container, AzureBlobStore.ClientOptions(new AzureBlobStoreOptions()));
+        var names = new List<string>();
+        await foreach (var blob in client.GetBlobsAsync(new global::Azure.Storage.Blobs.Models.GetBlobsOptions { Prefix = prefix }))
+            names.Add(blob.Name);
+        return names;
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using GidCluster.Dataprep.Manifest;
-using GidCluster.Dataprep.Parquet;
 using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
 using GidCluster.TestSupport;
@@ -129,14 +128,24 @@ public class LoaderTests
         var noScales = MakeDataset(Path.Combine(dir.Path, "raw"), samples.Take(4).ToList(), withScales: false);
         Assert.Contains("normalization", Assert.Throws<ManifestException>(() => SampleLoader.Open(noScales)).Message);
 
-        // A shard damaged after the manifest was written: verification names it, and plain loading fails with the Parquet error.
+        // A shard damaged after the manifest was written: the loader checks every shard's sha256 before using its rows and names it.
         var m = ManifestFile.Read(manifest);
         var shard = ManifestFile.ShardPath(manifest, m.Shards[0]);
         var bytes = File.ReadAllBytes(shard);
         bytes.AsSpan(4, 200).Fill(0xFF);
         File.WriteAllBytes(shard, bytes);
-        Assert.Contains(m.Shards[0].Path, Assert.Throws<ManifestException>(() => SampleLoader.Open(manifest, new LoaderOptions { VerifyChecksums = true })).Message);
-        var opened = SampleLoader.Open(manifest, new LoaderOptions { Split = null, BatchSize = 2, Shuffle = false });
-        Assert.Throws<ParquetFormatException>(() => opened.Epoch(0).ToList());
+        Assert.Contains(m.Shards[0].Path, Assert.Throws<ManifestException>(() => SampleLoader.Open(manifest)).Message);
+        // Outside the manifest the damaged file is a ParquetFormatException naming it.
+        Assert.Contains(shard, Assert.Throws<ParquetFormatException>(() => ShardReader.Open(shard).ReadAll().ToList()).Message);
+
+        // A shard changed after the loader opened is checked again before its rows are used.
+        var fresh = MakeDataset(Path.Combine(dir.Path, "later"), samples.Take(8).ToList());
+        var loaded = SampleLoader.Open(fresh, new LoaderOptions { Split = null, BatchSize = 2, Shuffle = false });
+        var later = ManifestFile.ShardPath(fresh, ManifestFile.Read(fresh).Shards[0]);
+        var laterBytes = File.ReadAllBytes(later);
+        laterBytes[laterBytes.Length / 2] ^= 1;
+        File.WriteAllBytes(later, laterBytes);
+        File.SetLastWriteTimeUtc(later, DateTime.UtcNow.AddMinutes(1));
+        Assert.Contains("sha256", Assert.Throws<ManifestException>(() => loaded.Epoch(0).ToList()).Message);
     }
 }

@@ -1,53 +1,85 @@
-using System.Globalization;
-using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
-using System.Xml.Linq;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Identity;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace GidCluster.Grains.Blobs.Azure;
 
 /// <summary>
-/// <see cref="IBlobStore"/> over one container of Azure Blob Storage (or Azurite), spoken in the
-/// Blob REST API with Shared Key signing. Writes are all-or-nothing: small objects go up in one Put
-/// Blob; large ones as uncommitted blocks (each with its Content-MD5) that become visible only when
-/// Put Block List commits them, so an interrupted upload leaves nothing a reader can see. The
-/// whole object's SHA-256 is stored as blob metadata (<c>x-ms-meta-sha256</c>) and checked on every
-/// full read; every ranged read is checked against the service's MD5 of that range.
+/// <see cref="IBlobStore"/> over one container of Azure Blob Storage (or Azurite), on the Azure SDK
+/// (Azure.Storage.Blobs). Writes are all-or-nothing: small objects go up in one Put Blob; large ones as
+/// staged blocks (each with an MD5 transfer checksum) that become visible only when the block list is
+/// committed, so an interrupted upload leaves nothing a reader can see. The whole object's SHA-256 is
+/// stored as blob metadata (<c>sha256</c>) and checked on every full read; every ranged read is checked
+/// against the service's MD5 of that range and pinned to the ETag seen first. Retries are the SDK's policy.
+/// MD5 rather than the SDK's default CRC64: Azurite 3.37 does not check CRC64, and a single Put Blob
+/// whose CRC64 failed still left a corrupted blob behind there.
 /// </summary>
 public sealed class AzureBlobStore : IBlobStore, IDisposable
 {
-    /// <summary>The REST API version every request asks for (supported by Azure and Azurite 3.x).</summary>
-    public const string ApiVersion = "2023-11-03";
+    /// <summary>
+    /// The service version asked for: 12.30.1's default (2026-10-06) is newer than Azurite 3.37 accepts
+    /// (400 InvalidHeaderValue); Azure serves this one too.
+    /// </summary>
+    public const BlobClientOptions.ServiceVersion ServiceVersion = BlobClientOptions.ServiceVersion.V2026_06_06;
 
     private const string ShaMetadata = "sha256";
     private const int MaxBlocks = 50_000; // the service's limit of committed blocks per blob
-    private static readonly HashSet<HttpStatusCode> Transient =
-    [
-        HttpStatusCode.RequestTimeout, HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError,
-        HttpStatusCode.BadGateway, HttpStatusCode.ServiceUnavailable, HttpStatusCode.GatewayTimeout,
-    ];
+    private static readonly UploadTransferValidationOptions Md5Upload = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5 };
 
-    private readonly AzureConnectionString _account;
     private readonly AzureBlobStoreOptions _options;
-    private readonly HttpClient _http;
-    private readonly string _containerUri;
+    private readonly BlobContainerClient _container;
+    private readonly string _account;
+    private readonly Uri _endpoint;
     private Task? _containerReady;
 
     public AzureBlobStore(AzureConnectionString account, string container, AzureBlobStoreOptions? options = null)
+        : this(account?.BlobEndpoint ?? throw new ArgumentNullException(nameof(account)), account.Credential, account.AccountName, ValidateContainer(container), options)
     {
-        _account = account ?? throw new ArgumentNullException(nameof(account));
-        Container = ValidateContainer(container);
+    }
+
+    private AzureBlobStore(Uri endpoint, TokenCredential credential, string container, AzureBlobStoreOptions? options)
+        : this(endpoint, (object)credential, endpoint.Host.Split('.')[0], container, options)
+    {
+    }
+
+    private AzureBlobStore(Uri endpoint, object credential, string accountName, string container, AzureBlobStoreOptions? options)
+    {
+        Container = container;
         _options = options ?? new AzureBlobStoreOptions();
         _options.Validate();
-        _containerUri = $"{account.BlobEndpoint.AbsoluteUri.TrimEnd('/')}/{Container}";
-        // Timeouts are per request (below), so that a slow block upload does not trip a client-wide limit.
-        _http = new HttpClient(new SocketsHttpHandler
+        _account = accountName;
+        _endpoint = endpoint;
+        var clientOptions = ClientOptions(_options);
+        var containerUri = new Uri($"{endpoint.AbsoluteUri.TrimEnd('/')}/{Container}");
+        _container = credential switch
         {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AutomaticDecompression = DecompressionMethods.None,
-        })
-        { Timeout = Timeout.InfiniteTimeSpan };
+            StorageSharedKeyCredential key => new BlobContainerClient(containerUri, key, clientOptions),
+            TokenCredential token => new BlobContainerClient(containerUri, token, clientOptions),
+            _ => throw new ArgumentException("unsupported credential", nameof(credential)),
+        };
+    }
+
+    /// <summary>The SDK's options: pinned service version, its exponential retry policy with our limits, a retry log.</summary>
+    public static BlobClientOptions ClientOptions(AzureBlobStoreOptions options)
+    {
+        var client = new BlobClientOptions(ServiceVersion);
+        client.Retry.Mode = RetryMode.Exponential;
+        client.Retry.MaxRetries = options.MaxAttempts - 1;
+        client.Retry.Delay = options.RetryBaseDelay;
+        client.Retry.MaxDelay = options.RetryMaxDelay;
+        client.Retry.NetworkTimeout = options.RequestTimeout;
+        client.Diagnostics.IsLoggingEnabled = false; // nothing of a request (its signature included) goes to an event source
+        if (options.Log != null)
+            client.AddPolicy(new RetryLog(options.Log), HttpPipelinePosition.PerRetry);
+        return client;
     }
 
     /// <summary>Opens <paramref name="container"/> in the account named by an Azure connection string (see <see cref="AzureConnectionString"/>).</summary>
@@ -56,15 +88,17 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
 
     /// <summary>The blob-store URI forms this store answers to (for <c>--help</c> texts).</summary>
     public const string UriHelp =
-        "azure://CONTAINER (connection string from $AZURE_STORAGE_CONNECTION_STRING) or azure://CONTAINER?connection-env=VAR";
+        "azure://CONTAINER (connection string from $AZURE_STORAGE_CONNECTION_STRING), azure://CONTAINER?connection-env=VAR, "
+        + "or azure://CONTAINER?account=NAME (or ?endpoint=URL) with DefaultAzureCredential (workload identity, managed identity, az login)";
 
     /// <summary>The environment variable read when the URI names none (the name Azure's own tools use).</summary>
     public const string DefaultConnectionVariable = "AZURE_STORAGE_CONNECTION_STRING";
 
     /// <summary>
-    /// Opens a store from <c>azure://CONTAINER[?connection-env=VAR]</c>. The connection string (with
-    /// its key) is read from an environment variable, so that the URI itself, which ends up in
-    /// logs and command lines, never carries a secret.
+    /// Opens a store from <c>azure://CONTAINER[?connection-env=VAR]</c>: the connection string (with its key) is
+    /// read from an environment variable, so that the URI itself, which ends up in logs and command lines, never
+    /// carries a secret. Or from <c>azure://CONTAINER?account=NAME</c> / <c>?endpoint=URL</c>: no key at all, the
+    /// SDK's <see cref="DefaultAzureCredential"/> (on Kubernetes, workload identity's federated token).
     /// </summary>
     public static AzureBlobStore FromUri(string uri, Func<string, string?>? environment = null, AzureBlobStoreOptions? options = null)
     {
@@ -78,13 +112,24 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         if (container.Contains('/') || container.Contains(';') || container.Contains('='))
             throw new ArgumentException($"Azure blob URI must be azure://CONTAINER with nothing after the container; expected {UriHelp}", nameof(uri));
         var variable = DefaultConnectionVariable;
+        Uri? endpoint = null;
         foreach (var pair in (q < 0 ? "" : rest[(q + 1)..]).Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=');
             var name = eq < 0 ? pair : pair[..eq];
-            if (name != "connection-env" || eq < 0 || eq == pair.Length - 1)
-                throw new ArgumentException($"Azure blob URI: the only query parameter is connection-env=VARIABLE; expected {UriHelp}", nameof(uri));
-            variable = pair[(eq + 1)..];
+            if (name is not ("connection-env" or "account" or "endpoint") || eq < 0 || eq == pair.Length - 1)
+                throw new ArgumentException($"Azure blob URI: the only query parameter is connection-env=VARIABLE, account=NAME or endpoint=URL; expected {UriHelp}", nameof(uri));
+            var value = Uri.UnescapeDataString(pair[(eq + 1)..]);
+            if (name == "connection-env")
+                variable = value;
+            else
+                endpoint = AccountEndpoint(name, value);
+        }
+        if (endpoint != null)
+        {
+            if (variable != DefaultConnectionVariable)
+                throw new ArgumentException("Azure blob URI: give either connection-env or account/endpoint, not both", nameof(uri));
+            return new AzureBlobStore(endpoint, new DefaultAzureCredential(), ValidateContainer(container), options);
         }
         var connection = environment(variable);
         if (string.IsNullOrWhiteSpace(connection))
@@ -92,13 +137,29 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         return FromConnectionString(connection, container, options);
     }
 
+    private static Uri AccountEndpoint(string kind, string value)
+    {
+        if (kind == "account")
+        {
+            if (value.Length is < 3 or > 24 || !value.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9')))
+                throw new ArgumentException($"Azure blob URI: account name '{value}' is invalid: 3–24 lower-case letters and digits");
+            return new Uri($"https://{value}.blob.core.windows.net");
+        }
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http") || !string.IsNullOrEmpty(url.Query) || !string.IsNullOrEmpty(url.UserInfo))
+            throw new ArgumentException("Azure blob URI: endpoint must be the account's blob endpoint URL (https://NAME.blob.core.windows.net), without query or user info");
+        return url;
+    }
+
     public string Container { get; }
 
-    public string Describe() => $"azure container '{Container}' of account '{_account.AccountName}' at {_account.BlobEndpoint}";
+    public string Describe() => $"azure container '{Container}' of account '{_account}' at {_endpoint.AbsoluteUri.TrimEnd('/')}";
 
     public override string ToString() => Describe();
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        // The SDK's clients hold no disposable state of their own (a shared HTTP pipeline).
+    }
 
     // ---- writes ------------------------------------------------------------------------------
 
@@ -107,6 +168,7 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         BlobPath.Validate(path);
         ArgumentNullException.ThrowIfNull(content);
         await EnsureContainerAsync(cancel);
+        var blob = _container.GetBlockBlobClient(path);
 
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var wholeMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
@@ -119,18 +181,15 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         if (n < buffer.Length)
         {
             // Fits in one request: Put Blob replaces the object atomically.
-            var body = buffer.AsMemory(0, n);
-            var md5 = MD5.HashData(body.Span);
             var shaHex = Convert.ToHexStringLower(sha.GetHashAndReset());
-            using var response = await SendAsync($"put {path}", () =>
+            var put = await Call($"put {path}", () => blob.UploadAsync(new MemoryStream(buffer, 0, n, writable: false), new BlobUploadOptions
             {
-                var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(path)) { Content = Body(body, md5) };
-                request.Headers.Add("x-ms-blob-type", "BlockBlob");
-                request.Headers.Add("x-ms-meta-" + ShaMetadata, shaHex);
-                return request;
-            }, cancel);
-            await EnsureSuccessAsync(response, $"put {path}");
-            return new BlobInfo(path, total, LastModified(response), shaHex);
+                HttpHeaders = new BlobHttpHeaders { ContentHash = wholeMd5.GetHashAndReset() },
+                Metadata = new Dictionary<string, string> { [ShaMetadata] = shaHex },
+                TransferOptions = new StorageTransferOptions { InitialTransferSize = buffer.Length, MaximumTransferSize = buffer.Length, MaximumConcurrency = 1 },
+                TransferValidation = Md5Upload,
+            }, cancel), path);
+            return new BlobInfo(path, total, put.Value.LastModified, shaHex);
         }
 
         // Large: stage blocks, several in flight; nothing is visible until the block list is committed.
@@ -148,7 +207,9 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
                     throw new ArgumentException($"'{path}' is larger than the service's {MaxBlocks} blocks of {_options.BlockSize} bytes: raise BlockSize", nameof(content));
                 // Every block id of a blob must have the same length; the upload id keeps ours apart from another writer's.
                 var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{upload}-{blockIds.Count:D8}"));
-                pending.Add((StageBlockAsync(path, blockIds.Count, blockId, buffer.AsMemory(0, n), abort.Token), buffer));
+                var (index, data) = (blockIds.Count, new MemoryStream(buffer, 0, n, writable: false));
+                pending.Add((Call($"put block {index} of {path}", () => blob.StageBlockAsync(blockId, data,
+                    new BlockBlobStageBlockOptions { TransferValidation = Md5Upload }, abort.Token), path), buffer));
                 blockIds.Add(blockId);
                 if (pending.Count >= _options.UploadConcurrency)
                 {
@@ -176,44 +237,19 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         }
 
         var sha256 = Convert.ToHexStringLower(sha.GetHashAndReset());
-        var contentMd5 = Convert.ToBase64String(wholeMd5.GetHashAndReset());
-        var list = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        foreach (var id in blockIds)
-            list.Append("<Latest>").Append(id).Append("</Latest>");
-        var listBody = Encoding.UTF8.GetBytes(list.Append("</BlockList>").ToString());
-        var listMd5 = MD5.HashData(listBody);
-        using var commit = await SendAsync($"commit {path}", () =>
+        var commit = await Call($"commit {path}", () => blob.CommitBlockListAsync(blockIds, new CommitBlockListOptions
         {
-            var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(path, "comp=blocklist")) { Content = Body(listBody, listMd5) };
-            request.Headers.Add("x-ms-blob-content-md5", contentMd5);
-            request.Headers.Add("x-ms-meta-" + ShaMetadata, sha256);
-            return request;
-        }, cancel);
-        await EnsureSuccessAsync(commit, $"commit {path}");
-        return new BlobInfo(path, total, LastModified(commit), sha256);
-    }
-
-    private async Task StageBlockAsync(string path, int index, string blockId, ReadOnlyMemory<byte> body, CancellationToken cancel)
-    {
-        var md5 = MD5.HashData(body.Span);
-        using var response = await SendAsync($"put block {index} of {path}", () =>
-            new HttpRequestMessage(HttpMethod.Put, BlobUri(path, $"comp=block&blockid={Uri.EscapeDataString(blockId)}")) { Content = Body(body, md5) }, cancel);
-        await EnsureSuccessAsync(response, $"put block {index} of {path}");
+            HttpHeaders = new BlobHttpHeaders { ContentHash = wholeMd5.GetHashAndReset() },
+            Metadata = new Dictionary<string, string> { [ShaMetadata] = sha256 },
+        }, cancel), path);
+        return new BlobInfo(path, total, commit.Value.LastModified, sha256);
     }
 
     public async Task<bool> DeleteAsync(string path, CancellationToken cancel = default)
     {
         BlobPath.Validate(path);
-        using var response = await SendAsync($"delete {path}", () =>
-        {
-            var request = new HttpRequestMessage(HttpMethod.Delete, BlobUri(path));
-            request.Headers.Add("x-ms-delete-snapshots", "include");
-            return request;
-        }, cancel);
-        if (response.StatusCode == HttpStatusCode.NotFound)
-            return false;
-        await EnsureSuccessAsync(response, $"delete {path}");
-        return true;
+        var deleted = await Call($"delete {path}", () => _container.GetBlobClient(path).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancel), path);
+        return deleted.Value;
     }
 
     // ---- reads -------------------------------------------------------------------------------
@@ -239,7 +275,7 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         if (length == 0)
             return [];
         var result = new MemoryStream();
-        string? etag = null;
+        ETag? etag = null;
         long? size = null;
         while (result.Length < length && (size is null || offset + result.Length < size))
         {
@@ -261,83 +297,104 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         ArgumentNullException.ThrowIfNull(prefix);
         if (prefix.StartsWith('/') || prefix.Contains('\\'))
             throw new ArgumentException($"blob prefix '{prefix}' must be relative, with forward slashes", nameof(prefix));
-        string? marker = null;
-        do
+        var pages = _container.GetBlobsAsync(new GetBlobsOptions { Traits = BlobTraits.Metadata, Prefix = prefix.Length > 0 ? prefix : null }, cancel)
+            .AsPages(pageSizeHint: _options.ListPageSize).GetAsyncEnumerator(cancel);
+        await using (pages)
         {
-            var query = $"restype=container&comp=list&include=metadata&maxresults={_options.ListPageSize}";
-            if (prefix.Length > 0)
-                query += "&prefix=" + Uri.EscapeDataString(prefix);
-            if (marker != null)
-                query += "&marker=" + Uri.EscapeDataString(marker);
-            XDocument page;
-            using (var response = await SendAsync($"list '{prefix}'", () => new HttpRequestMessage(HttpMethod.Get, $"{_containerUri}?{query}"), cancel))
+            while (true)
             {
-                if (response.StatusCode == HttpStatusCode.NotFound)
+                bool more;
+                try
+                {
+                    more = await pages.MoveNextAsync();
+                }
+                catch (RequestFailedException e) when (e.Status == 404)
+                {
                     yield break; // no container yet: nothing was ever written
-                await EnsureSuccessAsync(response, $"list '{prefix}'");
-                page = XDocument.Parse(await response.Content.ReadAsStringAsync(cancel));
+                }
+                catch (Exception e) when (e is RequestFailedException or AggregateException)
+                {
+                    throw Failure($"list '{prefix}'", e, prefix);
+                }
+                if (!more)
+                    yield break;
+                foreach (var blob in pages.Current.Values)
+                {
+                    var sha = blob.Metadata != null && blob.Metadata.TryGetValue(ShaMetadata, out var v) ? v : null;
+                    yield return new BlobInfo(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.LastModified ?? DateTimeOffset.UtcNow, sha);
+                }
             }
-            var root = page.Root ?? throw new AzureBlobException($"list '{prefix}' in {Describe()}: empty response");
-            foreach (var blob in root.Element("Blobs")?.Elements("Blob") ?? [])
-            {
-                var name = (string?)blob.Element("Name") ?? throw new AzureBlobException($"list '{prefix}' in {Describe()}: a blob without a name");
-                var props = blob.Element("Properties");
-                var size = long.Parse((string?)props?.Element("Content-Length") ?? "0", CultureInfo.InvariantCulture);
-                var modified = DateTimeOffset.Parse((string?)props?.Element("Last-Modified") ?? "", CultureInfo.InvariantCulture);
-                var sha = (string?)blob.Element("Metadata")?.Element(ShaMetadata);
-                yield return new BlobInfo(name, size, modified, sha);
-            }
-            marker = (string?)root.Element("NextMarker");
         }
-        while (!string.IsNullOrEmpty(marker));
     }
 
     // ---- pieces ------------------------------------------------------------------------------
 
-    private sealed record Properties(BlobInfo Info, string ETag);
+    private sealed record Properties(BlobInfo Info, ETag ETag);
 
-    private sealed record Chunk(byte[] Data, long Size, string ETag);
+    private sealed record Chunk(byte[] Data, long Size, ETag ETag);
 
     private async Task<Properties?> GetPropertiesAsync(string path, CancellationToken cancel)
     {
-        using var response = await SendAsync($"get properties of {path}", () => new HttpRequestMessage(HttpMethod.Head, BlobUri(path)), cancel);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        Response<BlobProperties> response;
+        try
+        {
+            response = await _container.GetBlobClient(path).GetPropertiesAsync(cancellationToken: cancel);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
             return null;
-        await EnsureSuccessAsync(response, $"get properties of {path}");
-        var size = response.Content.Headers.ContentLength ?? throw new AzureBlobException($"get properties of {path}: no Content-Length");
-        var sha = response.Headers.TryGetValues("x-ms-meta-" + ShaMetadata, out var v) ? v.First() : null;
-        return new Properties(new BlobInfo(path, size, LastModified(response), sha), response.Headers.ETag?.Tag ?? "");
+        }
+        catch (Exception e) when (e is RequestFailedException or AggregateException)
+        {
+            throw Failure($"get properties of {path}", e, path);
+        }
+        var p = response.Value;
+        var sha = p.Metadata.TryGetValue(ShaMetadata, out var v) ? v : null;
+        return new Properties(new BlobInfo(path, p.ContentLength, p.LastModified, sha), p.ETag);
     }
 
     /// <summary>One range, checked against the service's MD5 of it; null when <paramref name="offset"/> is at or past the end.</summary>
-    private async Task<Chunk?> GetRangeAsync(string path, long offset, int length, string? etag, CancellationToken cancel)
+    private async Task<Chunk?> GetRangeAsync(string path, long offset, int length, ETag? etag, CancellationToken cancel)
     {
-        using var response = await SendAsync($"read {path}", () =>
+        Response<BlobDownloadResult> response;
+        try
         {
-            var request = new HttpRequestMessage(HttpMethod.Get, BlobUri(path));
-            request.Headers.Add("x-ms-range", $"bytes={offset}-{offset + length - 1}");
-            request.Headers.Add("x-ms-range-get-content-md5", "true");
-            if (etag != null)
-                request.Headers.TryAddWithoutValidation("If-Match", etag); // the object must not change between chunks
-            return request;
-        }, cancel);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+            response = await _container.GetBlobClient(path).DownloadContentAsync(new BlobDownloadOptions
+            {
+                Range = new HttpRange(offset, length),
+                Conditions = etag is { } tag ? new BlobRequestConditions { IfMatch = tag } : null, // the object must not change between chunks
+                // Ask for the range's MD5 and compare it here, to name the blob and range in the error.
+                TransferValidation = new DownloadTransferValidationOptions { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5, AutoValidateChecksum = false },
+            }, cancel);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
             throw new BlobNotFoundException(Describe(), path);
-        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        }
+        catch (RequestFailedException e) when (e.Status == 416)
+        {
             return null;
-        if (response.StatusCode == HttpStatusCode.PreconditionFailed)
+        }
+        catch (RequestFailedException e) when (e.Status == 412)
+        {
             throw new AzureBlobException($"blob '{path}' in {Describe()} was replaced while it was being read", 412, "ConditionNotMet");
-        await EnsureSuccessAsync(response, $"read {path}");
-        var data = await response.Content.ReadAsByteArrayAsync(cancel);
+        }
+        catch (Exception e) when (e is RequestFailedException or AggregateException)
+        {
+            throw Failure($"read {path}", e, path);
+        }
+        var data = response.Value.Content.ToArray();
         if (data.Length == 0)
             return null; // Azurite answers a range starting exactly at the end with an empty 206 where Azure says 416
-        var expected = response.Content.Headers.ContentMD5
+        var details = response.Value.Details;
+        var expected = details.ContentHash
             ?? throw new BlobCorruptedException(Describe(), path, $"the service sent no Content-MD5 for bytes {offset}..");
         if (!MD5.HashData(data).AsSpan().SequenceEqual(expected))
             throw new BlobCorruptedException(Describe(), path, $"bytes {offset}..{offset + data.Length - 1} do not match their Content-MD5");
-        var size = response.Content.Headers.ContentRange?.Length
-            ?? throw new AzureBlobException($"read {path}: the service sent no Content-Range");
-        return new Chunk(data, size, response.Headers.ETag?.Tag ?? "");
+        var size = details.ContentRange is { } range && range.LastIndexOf('/') is var slash and > 0 && long.TryParse(range[(slash + 1)..], out var whole)
+            ? whole
+            : throw new AzureBlobException($"read {path}: the service sent no Content-Range");
+        return new Chunk(data, size, details.ETag);
     }
 
     private Task EnsureContainerAsync(CancellationToken cancel)
@@ -347,99 +404,58 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         if (ready is { IsCompletedSuccessfully: true })
             return ready;
         if (ready is null || ready.IsFaulted || ready.IsCanceled)
-            _containerReady = ready = CreateContainerAsync(cancel);
+            _containerReady = ready = Call($"create container {Container}", () => _container.CreateIfNotExistsAsync(cancellationToken: cancel), Container);
         return ready;
     }
 
-    private async Task CreateContainerAsync(CancellationToken cancel)
+    /// <summary>Runs an SDK call; its failures (after the SDK's retries) become one clear exception with no secret in it.</summary>
+    private async Task<T> Call<T>(string what, Func<Task<T>> call, string subject)
     {
-        using var response = await SendAsync($"create container {Container}", () => new HttpRequestMessage(HttpMethod.Put, $"{_containerUri}?restype=container"), cancel);
-        if (response.StatusCode == HttpStatusCode.Conflict)
-            return; // ContainerAlreadyExists
-        await EnsureSuccessAsync(response, $"create container {Container}");
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (e is RequestFailedException or AggregateException)
+        {
+            throw Failure(what, e, subject);
+        }
     }
 
     /// <summary>
-    /// Sends a freshly built and signed request, retrying transient statuses and transport errors with
-    /// exponential backoff and full jitter. The caller's cancellation is never retried.
+    /// The status and the service's error code, never the SDK's message (which lists request headers); a transport
+    /// failure after every retry arrives as an <see cref="AggregateException"/> of the attempts.
     /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(string what, Func<HttpRequestMessage> build, CancellationToken cancel)
+    private AzureBlobException Failure(string what, Exception e, string subject)
     {
-        for (var attempt = 1; ; attempt++)
+        if (e is RequestFailedException { Status: > 0 } r)
+            return new AzureBlobException($"{what} in {Describe()} failed: {r.Status} {r.ErrorCode ?? "(no error code)"}", r.Status, r.ErrorCode, e);
+        var attempts = e is AggregateException a ? a.InnerExceptions.Count : 1;
+        var cause = (e is AggregateException agg ? agg.InnerExceptions[^1] : e).GetBaseException();
+        return new AzureBlobException($"{what} of '{subject}' in {Describe()} failed after {attempts} attempt(s): {cause.GetType().Name}: {cause.Message}", inner: e);
+    }
+
+    /// <summary>One line per failed attempt (the SDK retries it): status or transport error, never headers.</summary>
+    private sealed class RetryLog(Action<string> log) : HttpPipelinePolicy
+    {
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+            ProcessAsync(message, pipeline).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
-            using var request = build();
-            request.Headers.Add("x-ms-version", ApiVersion);
-            _account.Signer.Sign(request, DateTimeOffset.UtcNow);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            timeout.CancelAfter(_options.RequestTimeout);
-            string failure;
-            Exception? error = null;
+            var what = $"{message.Request.Method} {message.Request.Uri.Path}";
             try
             {
-                var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
-                if (!Transient.Contains(response.StatusCode) || attempt >= _options.MaxAttempts)
-                    return response;
-                failure = $"{(int)response.StatusCode} {response.ReasonPhrase}";
-                response.Dispose();
+                await ProcessNextAsync(message, pipeline);
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            catch (Exception e) when (e is not OperationCanceledException || !message.CancellationToken.IsCancellationRequested)
             {
+                log($"azure: {what}: {e.GetType().Name}; the SDK's retry policy decides on another attempt");
                 throw;
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
-            {
-                error = e;
-                failure = e is OperationCanceledException ? $"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s" : e.Message;
-                if (attempt >= _options.MaxAttempts)
-                    throw new AzureBlobException($"{what} in {Describe()} failed after {attempt} attempts: {failure}", inner: e);
-            }
-            var ceiling = Math.Min(_options.RetryMaxDelay.TotalMilliseconds, _options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1));
-            var delay = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
-            _options.Log?.Invoke($"azure: {what}: {failure}; retry {attempt}/{_options.MaxAttempts - 1} in {delay.TotalMilliseconds:0} ms{(error is null ? "" : $" ({error.GetType().Name})")}");
-            await Task.Delay(delay, cancel);
+            if (message.HasResponse && message.Response.Status is 408 or 429 or 500 or 502 or 503 or 504)
+                log($"azure: {what}: {message.Response.Status} {message.Response.ReasonPhrase}; the SDK's retry policy decides on another attempt");
         }
     }
-
-    /// <summary>Throws a clear exception for a non-success status, with the service's error code and the first line of its message.</summary>
-    private async Task EnsureSuccessAsync(HttpResponseMessage response, string what)
-    {
-        if (response.IsSuccessStatusCode)
-            return;
-        var code = response.Headers.TryGetValues("x-ms-error-code", out var codes) ? codes.First() : null;
-        string? message = null;
-        try
-        {
-            var body = await response.Content.ReadAsStringAsync();
-            if (body.Length > 0 && body.TrimStart().StartsWith('<'))
-            {
-                var error = XDocument.Parse(body).Root;
-                code ??= (string?)error?.Element("Code");
-                // Only the first line: the rest is request id and time; the authentication detail element is never used.
-                message = ((string?)error?.Element("Message"))?.Split('\n')[0].Trim();
-            }
-        }
-        catch (System.Xml.XmlException) { }
-        throw new AzureBlobException(
-            $"{what} in {Describe()} failed: {(int)response.StatusCode} {code ?? response.ReasonPhrase}{(message is null ? "" : $": {message}")}",
-            (int)response.StatusCode, code);
-    }
-
-    private string BlobUri(string path, string? query = null)
-    {
-        var escaped = string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
-        return query is null ? $"{_containerUri}/{escaped}" : $"{_containerUri}/{escaped}?{query}";
-    }
-
-    private static ByteArrayContentSlice Body(ReadOnlyMemory<byte> body, byte[] md5)
-    {
-        var content = new ByteArrayContentSlice(body);
-        content.Headers.ContentLength = body.Length;
-        content.Headers.ContentMD5 = md5;
-        return content;
-    }
-
-    private static DateTimeOffset LastModified(HttpResponseMessage response) =>
-        response.Content.Headers.LastModified ?? DateTimeOffset.UtcNow;
 
     private static async Task<int> ReadFullAsync(Stream stream, byte[] buffer, CancellationToken cancel)
     {
@@ -466,22 +482,6 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
                 nameof(container));
         }
         return container;
-    }
-
-    /// <summary>Request body over a slice of a reused buffer, with no copy.</summary>
-    private sealed class ByteArrayContentSlice(ReadOnlyMemory<byte> body) : HttpContent
-    {
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            stream.WriteAsync(body).AsTask();
-
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-            stream.WriteAsync(body, cancellationToken).AsTask();
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = body.Length;
-            return true;
-        }
     }
 
     /// <summary>

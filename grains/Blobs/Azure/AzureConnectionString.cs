@@ -1,9 +1,11 @@
+using Azure.Storage;
+
 namespace GidCluster.Grains.Blobs.Azure;
 
 /// <summary>
 /// An Azure Storage connection string (<c>DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=…</c>,
 /// or <c>BlobEndpoint=…</c>, or <c>UseDevelopmentStorage=true</c>) reduced to what the blob client needs.
-/// The key is kept as a <see cref="SharedKeySigner"/> and never printed: <see cref="ToString"/> and every
+/// The key is kept only inside the SDK's <see cref="StorageSharedKeyCredential"/> and never printed: <see cref="ToString"/> and every
 /// parse error name the offending setting, never its value.
 /// </summary>
 public sealed class AzureConnectionString
@@ -23,11 +25,11 @@ public sealed class AzureConnectionString
         "QueueEndpoint", "TableEndpoint", "FileEndpoint",
     };
 
-    private AzureConnectionString(string accountName, Uri blobEndpoint, SharedKeySigner signer)
+    private AzureConnectionString(string accountName, Uri blobEndpoint, StorageSharedKeyCredential credential)
     {
         AccountName = accountName;
         BlobEndpoint = blobEndpoint;
-        Signer = signer;
+        Credential = credential;
     }
 
     public string AccountName { get; }
@@ -35,11 +37,12 @@ public sealed class AzureConnectionString
     /// <summary>The blob service root, without a trailing slash: <c>https://ACCOUNT.blob.core.windows.net</c> or path-style <c>http://127.0.0.1:10000/ACCOUNT</c>.</summary>
     public Uri BlobEndpoint { get; }
 
-    internal SharedKeySigner Signer { get; }
+    /// <summary>The Azure SDK's Shared Key credential (signs requests; never printed).</summary>
+    internal StorageSharedKeyCredential Credential { get; }
 
     /// <summary>The same account at another endpoint (e.g. Azurite on a port other than 10000 with the development account).</summary>
     public AzureConnectionString WithBlobEndpoint(Uri blobEndpoint) =>
-        new(AccountName, Trim(ParseUri(blobEndpoint.ToString(), "BlobEndpoint")), Signer);
+        new(AccountName, Trim(ParseUri(blobEndpoint.ToString(), "BlobEndpoint")), Credential);
 
     public override string ToString() => $"AccountName={AccountName};BlobEndpoint={BlobEndpoint};AccountKey=(hidden)";
 
@@ -77,15 +80,14 @@ public sealed class AzureConnectionString
             if (settings.TryGetValue("DevelopmentStorageProxyUri", out var proxy))
                 host = ParseUri(proxy, "DevelopmentStorageProxyUri");
             var endpoint = new UriBuilder(host.Scheme, host.Host, 10000, DevelopmentAccountName).Uri;
-            return new AzureConnectionString(DevelopmentAccountName, Trim(endpoint), new SharedKeySigner(DevelopmentAccountName, Convert.FromBase64String(DevelopmentAccountKey)));
+            return new AzureConnectionString(DevelopmentAccountName, Trim(endpoint), new StorageSharedKeyCredential(DevelopmentAccountName, DevelopmentAccountKey));
         }
 
         if (!settings.TryGetValue("AccountName", out var account) || account.Length == 0)
             throw new FormatException("Azure connection string has no AccountName");
         if (!settings.TryGetValue("AccountKey", out var key) || key.Length == 0)
             throw new FormatException("Azure connection string has no AccountKey");
-        byte[] keyBytes;
-        try { keyBytes = Convert.FromBase64String(key); }
+        try { Convert.FromBase64String(key); }
         catch (FormatException) { throw new FormatException("Azure connection string: AccountKey is not valid base64"); }
 
         Uri blobEndpoint;
@@ -101,7 +103,7 @@ public sealed class AzureConnectionString
             var suffix = settings.GetValueOrDefault("EndpointSuffix", "core.windows.net");
             blobEndpoint = ParseUri($"{protocol}://{account}.blob.{suffix}", "AccountName/EndpointSuffix");
         }
-        return new AzureConnectionString(account, Trim(blobEndpoint), new SharedKeySigner(account, keyBytes));
+        return new AzureConnectionString(account, Trim(blobEndpoint), new StorageSharedKeyCredential(account, key));
     }
 
     private static Uri ParseUri(string value, string setting)

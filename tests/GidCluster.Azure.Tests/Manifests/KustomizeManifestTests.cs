@@ -29,6 +29,26 @@ public sealed class KustomizeManifestTests
         Assert.Equal((1, 1, 1), (report.Pods, report.GpusPerPod, report.WorldSize));
     }
 
+    [Fact]
+    public void The_workload_identity_overlay_reaches_blobs_with_no_key_in_any_secret()
+    {
+        var objects = Kustomize.Render(Path.Combine(K8s, "overlays", "workload-identity"));
+        Assert.Empty(ManifestValidator.Validate(objects, "gid").Problems);
+        var text = objects.ToJsonString();
+        Assert.DoesNotContain("AZURE_STORAGE_CONNECTION_STRING", text);
+        Assert.DoesNotContain("AccountKey", text);
+        Assert.DoesNotContain(objects, o => (string?)o!["metadata"]!["name"] == "gid-storage");
+        Assert.Contains("azure://gid-data?account=", text);
+        var pods = objects.Where(o => (string?)o!["kind"] is "Deployment" or "Job").ToList();
+        Assert.Equal(3, pods.Count);
+        Assert.All(pods, o =>
+        {
+            Assert.Equal("gid", (string?)o!["spec"]!["template"]!["spec"]!["serviceAccountName"]);
+            Assert.Equal("true", (string?)o["spec"]!["template"]!["metadata"]!["labels"]!["azure.workload.identity/use"]);
+        });
+        Assert.Contains(objects, o => (string?)o!["kind"] == "ServiceAccount" && (string?)o["metadata"]!["namespace"] == "gid");
+    }
+
     public static TheoryData<string, string, string, string> Breakages => new()
     {
         // file under k8s/, text to replace, replacement, expected problem (substring)

@@ -72,7 +72,7 @@ public static partial class ManifestValidator
                 var cid = $"{id} container '{Str(c, "name")}'";
                 CheckContainer(cid, c, Str(workload, "kind") != "Job", secrets, configMaps, problems);
                 if (Str(c, "image")?.StartsWith("ghcr.io/gidcluster/silo:", StringComparison.Ordinal) == true)
-                    CheckSilo(cid, c, problems);
+                    CheckSilo(cid, c, WorkloadIdentity(pod, podLabels, configMaps), problems);
             }
             if (Str(workload, "kind") == "Job")
                 (pods, gpus, world) = CheckTrainingJob(workload, pod, containers, podLabels, services, configMaps, problems);
@@ -154,7 +154,17 @@ public static partial class ManifestValidator
     }
 
     /// <summary>The silo's real command line: <c>gid silo --role R --urls U …</c>, with the store and blob store given through GID_STORE and GID_BLOB.</summary>
-    private static void CheckSilo(string cid, JsonObject c, List<string> problems)
+    /// <summary>
+    /// Blobs through workload identity: the pod runs as a ServiceAccount with the webhook's label, and the blob URI
+    /// names the account (<c>?account=</c> or <c>?endpoint=</c>), so no connection string is needed.
+    /// </summary>
+    private static bool WorkloadIdentity(JsonObject pod, Dictionary<string, string> podLabels, Dictionary<string, JsonObject> configMaps) =>
+        Str(pod, "serviceAccountName") is not null
+        && podLabels.GetValueOrDefault("azure.workload.identity/use") == "true"
+        && configMaps.TryGetValue("gid-config", out var config)
+        && Str(config, "data", "blob") is { } blob && (blob.Contains("?account=", StringComparison.Ordinal) || blob.Contains("?endpoint=", StringComparison.Ordinal));
+
+    private static void CheckSilo(string cid, JsonObject c, bool workloadIdentity, List<string> problems)
     {
         var command = c["command"]?.AsArray().Select(x => (string?)x).ToList() ?? [];
         var args = c["args"]?.AsArray().Select(x => (string?)x).ToList() ?? [];
@@ -172,7 +182,7 @@ public static partial class ManifestValidator
             if (!env.Contains(variable) && Option(line, option) is null)
                 problems.Add($"{cid}: neither {variable} nor {option}");
         }
-        if (!env.Contains("AZURE_STORAGE_CONNECTION_STRING"))
+        if (!env.Contains("AZURE_STORAGE_CONNECTION_STRING") && !workloadIdentity)
             problems.Add($"{cid}: no AZURE_STORAGE_CONNECTION_STRING for the azure:// blob store");
         if (role is "coordinator" or "all" && !env.Contains("GID_TOKEN") && Option(line, "--token-file") is null)
             problems.Add($"{cid}: a coordinator needs GID_TOKEN (from a Secret) or --token-file");

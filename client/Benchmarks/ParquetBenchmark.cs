@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using GidCluster.Dataprep.Manifest;
+using GidCluster.Dataprep.Samples;
+using GidCluster.Dataprep.Shards;
+
+namespace GidCluster.Client.Benchmarks;
+
+/// <summary>
+/// Shards on Parquet.Net against DuckDB: write and read MB/s of full-size samples (256×160, 4 target frames),
+/// DuckDB reading the same files, SHA-256 hashing cost, and the peak RSS of <see cref="SampleLoader"/> iterating
+/// a ≥ 1 GB dataset with prefetch (in a child process, so that the writer's peak does not count).
+/// </summary>
+public sealed class ParquetBenchmark : IBenchmark
+{
+    private const double MB = 1 << 20;
+
+    public string Name => "parquet";
+
+    public string Description => "Parquet.Net shards: write/read MB/s vs DuckDB reading the same files, sha256 cost, SampleLoader peak RSS on ≥ 1 GB";
+
+    public async Task<int> RunAsync(BenchContext context, CancellationToken cancel)
+    {
+        if (context.Arguments is ["loader-child", var manifestPath])
+            return LoaderChild(manifestPath);
+
+        var count = context.Arguments.Count > 0 ? int.Parse(context.Arguments[0], CultureInfo.InvariantCulture) : 200;
+        var dir = Path.Combine(context.ScratchDir, "dataset");
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, true);
+        var rng = new Random(5);
+        var template = Enumerable.Range(0, 4).Select(i => FullSize(rng, i)).ToList();
+
+        Console.WriteLine($"writing {count} full-size samples (256x160, 4 target frames) with Parquet.Net …");
+        var watch = Stopwatch.StartNew();
+        IReadOnlyList<ShardInfo> shards;
+        using (var set = new ShardSetWriter(dir))
+        {
+            for (var i = 0; i < count; i++)
+                set.Write(template[i % template.Count] with { StartFrame = i * 10, VideoId = $"bench-{i % 20:D2}" });
+            shards = set.Complete();
+        }
+        var writeSeconds = watch.Elapsed.TotalSeconds;
+        var bytes = shards.Sum(s => s.Bytes);
+        var manifest = ManifestFile.Write(dir, DatasetManifest.Create(shards, Enumerable.Range(0, 20).Select(i => $"bench-{i:D2}"),
+            new NormalizationInfo(Enumerable.Repeat(1f, 16).ToArray(), 95, null)));
+        var files = shards.Select(s => Path.Combine(dir, s.Path)).ToList();
+        Console.WriteLine($"  {bytes / MB:0} MB in {shards.Count} shards, {writeSeconds:0.0} s");
+
+        double ReadOnce()
+        {
+            var w = Stopwatch.StartNew();
+            foreach (var f in files)
+            {
+                using var reader = ShardReader.Open(f);
+                foreach (var _ in reader.ReadAll())
+                {
+                }
+            }
+            return w.Elapsed.TotalSeconds;
+        }
+        double HashOnce()
+        {
+            var w = Stopwatch.StartNew();
+            foreach (var f in files)
+            {
+                using var stream = File.OpenRead(f);
+                SHA256.HashData(stream);
+            }
+            return w.Elapsed.TotalSeconds;
+        }
+        // Run from tests/js with the script inline, so that node resolves @duckdb/node-api there.
+        const string duckScript = """
+            import { DuckDBInstance } from '@duckdb/node-api';
+            const files = JSON.parse(process.argv[process.argv.length - 1]);
+            const db = await DuckDBInstance.create(':memory:');
+            const c = await db.connect();
+            const t = performance.now();
+            const r = await c.runAndReadAll(`select count(*)::INTEGER as n, sum(octet_length(image) + octet_length(spectral_volume) + octet_length(target_frames))::DOUBLE as b from read_parquet(${JSON.stringify(files).replaceAll('"', "'")})`);
+            const seconds = (performance.now() - t) / 1000;
+            process.stdout.write(JSON.stringify({ seconds, rows: r.getRowObjectsJson()[0] }));
+            """;
+        async Task<double> DuckOnce()
+        {
+            var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.Combine(context.RepoRoot, "tests", "js") };
+            foreach (var a in new[] { "--input-type=module", "-e", duckScript, "--", JsonSerializer.Serialize(files) })
+                start.ArgumentList.Add(a);
+            using var p = Process.Start(start)!;
+            var output = await p.StandardOutput.ReadToEndAsync(cancel);
+            var error = await p.StandardError.ReadToEndAsync(cancel);
+            await p.WaitForExitAsync(cancel);
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException($"DuckDB failed: {error}");
+            using var json = JsonDocument.Parse(output);
+            if (json.RootElement.GetProperty("rows").GetProperty("n").GetInt32() != count)
+                throw new InvalidOperationException($"DuckDB counted {output}, expected {count} rows");
+            return json.RootElement.GetProperty("seconds").GetDouble();
+        }
+
+        // Alternate sides, three rounds each; medians (the machine is shared and noisy).
+        var ours = new List<double>();
+        var duck = new List<double>();
+        var hash = new List<double>();
+        for (var round = 0; round < 3; round++)
+        {
+            ours.Add(ReadOnce());
+            duck.Add(await DuckOnce());
+            hash.Add(HashOnce());
+            Console.WriteLine($"  round {round + 1}: Parquet.Net read {ours[^1]:0.00} s, DuckDB read {duck[^1]:0.00} s, sha256 {hash[^1]:0.00} s");
+        }
+        var readMbs = bytes / MB / BenchReport.Median(ours);
+        var duckMbs = bytes / MB / BenchReport.Median(duck);
+        var hashMbs = bytes / MB / BenchReport.Median(hash);
+
+        Console.WriteLine("peak RSS: SampleLoader iterating the dataset (batch 8, prefetch 2) in a child process …");
+        var gid = Path.Combine(AppContext.BaseDirectory, "gid.dll");
+        var child = await DataprepBenchmark.RunAsync("dotnet", [gid, "bench", "parquet", "loader-child", manifest], TimeSpan.FromMinutes(20), cancel);
+        if (child.Code != 0)
+        {
+            Console.Error.WriteLine($"loader child failed: {child.Stdout}{child.Stderr}");
+            return 1;
+        }
+        var loaderRss = double.Parse(child.Stdout.Trim().Split('\n')[^1], CultureInfo.InvariantCulture);
+        Console.WriteLine($"  peak RSS {loaderRss:0} MB over {bytes / MB:0} MB of shards");
+
+        BenchReport.Print(Name,
+        [
+            new BenchFigure("write", Math.Round(bytes / MB / writeSeconds, 1), "MB/s"),
+            new BenchFigure("read", Math.Round(readMbs, 1), "MB/s", Math.Round(duckMbs, 1), Math.Round(readMbs / duckMbs, 3), "ratio >= 0.8 of DuckDB's read"),
+            new BenchFigure("sha256", Math.Round(hashMbs, 1), "MB/s", Goal: "cost of the manifest check before use"),
+            new BenchFigure("sha256_cost_vs_read", Math.Round(readMbs / hashMbs, 3), "fraction of read time"),
+            new BenchFigure("peak_rss_loader", Math.Round(loaderRss), "MB", Goal: "<= 1024"),
+        ], new Dictionary<string, string>
+        {
+            ["dataset"] = $"{count} samples, {bytes / MB:0} MB, {shards.Count} shards",
+            ["duckdb"] = "read_parquet of the same files, summing the blob lengths (time inside DuckDB, process start excluded)",
+            ["note"] = "2 shared cores under contention; peak RSS of gid dataprep on the 1080p clip is in gid bench dataprep",
+        });
+        return 0;
+    }
+
+    /// <summary>The child: iterate one epoch with prefetch and print the process's peak RSS (VmHWM) in MB.</summary>
+    private static int LoaderChild(string manifest)
+    {
+        var loader = SampleLoader.Open(manifest, new LoaderOptions { Split = null, BatchSize = 8, PrefetchBatches = 2 });
+        var batches = loader.Epoch(0).Count();
+        var hwm = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var kb = double.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        Console.WriteLine($"{batches} batches");
+        Console.WriteLine((kb / 1024).ToString("0", CultureInfo.InvariantCulture));
+        return 0;
+    }
+
+    private static Sample FullSize(Random rng, int i)
+    {
+        const int w = 256, h = 160, targets = 4;
+        var image = new byte[w * h * 3];
+        rng.NextBytes(image);
+        var volume = new Half[16 * 4 * w * h];
+        for (var k = 0; k < volume.Length; k++)
+            volume[k] = (Half)((rng.NextDouble() * 2 - 1) * 10);
+        var frames = new byte[w * h * 3 * targets];
+        rng.NextBytes(frames);
+        return new Sample($"bench-{i:D2}", 0, 30f, w, h, image, volume, frames, [1, 37, 75, 148],
+            "file:///bench/synthetic.mp4", "dis-medium,fs=0", new SampleQuality(1, 2, 0.01, []), "train");
+    }
+}
