@@ -104,6 +104,8 @@ public sealed class ModelTests
         Assert.InRange(rate, 0.09, 0.11);
         var wrong = Assert.Throws<ArgumentException>(() => unet.forward(noisy, t, k, torch.randn(3, 3, 16, 48)));
         Assert.Contains("latent size", wrong.Message);
+        var odd = Assert.Throws<ArgumentException>(() => unet.forward(torch.randn(3, 4, 4, 5), t, k, torch.randn(3, 3, 32, 40)));
+        Assert.Contains("not a multiple of 2", odd.Message);
     }
 
     [Fact]

@@ -160,6 +160,9 @@ public sealed class UNet : nn.Module
         using var scope = NewDisposeScope();
         if (noisy.dim() != 4 || noisy.shape[1] != Config.LatentChannels)
             throw new ArgumentException($"noisy latent must be [B, {Config.LatentChannels}, h, w], got [{string.Join(", ", noisy.shape)}]", nameof(noisy));
+        var multiple = 1L << (Config.ChannelMult.Length - 1);
+        if (noisy.shape[2] % multiple != 0 || noisy.shape[3] % multiple != 0)
+            throw new ArgumentException($"latent size {noisy.shape[2]}×{noisy.shape[3]} is not a multiple of {multiple} (the U-Net halves it {Config.ChannelMult.Length - 1} times)", nameof(noisy));
         var cond = EncodeCondition(image, keep);
         if (cond.shape[2] != noisy.shape[2] || cond.shape[3] != noisy.shape[3])
             throw new ArgumentException($"image {image.shape[2]}×{image.shape[3]} does not encode to the latent size {noisy.shape[2]}×{noisy.shape[3]} (down factor {Config.DownFactor})", nameof(image));
