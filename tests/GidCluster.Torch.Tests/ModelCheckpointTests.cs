@@ -80,7 +80,7 @@ public sealed class ModelCheckpointTests
                     h = layer(h, emb, f'down.{n}', level); skips.append(h); n += 1
                 if level < levels - 1:
                     h = conv(h, f'down.{n}.conv', stride=2, padding=1); skips.append(h); n += 1
-            h = res(attn(res(h, emb, 'mid_block_1'), 'mid_attn'), emb, 'mid_block_2')
+            h = res(attn(res(h, emb, 'mid.block_1'), 'mid.attn'), emb, 'mid.block_2')
             n = 0
             for level in reversed(range(levels)):
                 for _ in range(cfg['num_res_blocks'] + 1):

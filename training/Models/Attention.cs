@@ -114,3 +114,28 @@ public sealed class FrequencyAttention : nn.Module<Tensor, long, Tensor>
         return (x + back).MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>The middle of a U-Net or autoencoder: ResBlock → spatial attention → ResBlock, <c>[B, C, h, w]</c> (+ <c>[B, E]</c> or null) → same.</summary>
+public sealed class MidBlock : nn.Module<Tensor, Tensor?, Tensor>
+{
+    private readonly ResBlock block_1;
+    private readonly SpatialAttention attn;
+    private readonly ResBlock block_2;
+
+    public MidBlock(long channels, long heads, long normGroups, long embedDim = 0) : base(nameof(MidBlock))
+    {
+        block_1 = new ResBlock(channels, channels, normGroups, embedDim);
+        attn = new SpatialAttention(channels, heads, normGroups);
+        block_2 = new ResBlock(channels, channels, normGroups, embedDim);
+        register_module(nameof(block_1), block_1);
+        register_module(nameof(attn), attn);
+        register_module(nameof(block_2), block_2);
+    }
+
+    public override Tensor forward(Tensor x, Tensor? emb)
+    {
+        using var h = block_1.call(x, emb);
+        using var a = attn.call(h);
+        return block_2.call(a, emb);
+    }
+}

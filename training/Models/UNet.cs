@@ -51,9 +51,7 @@ public sealed class UNet : nn.Module
     private readonly FrequencyEmbedding freq_embed;
     private readonly Conv2d conv_in;
     private readonly ModuleList<nn.Module> down = new();
-    private readonly ResBlock mid_block_1;
-    private readonly SpatialAttention mid_attn;
-    private readonly ResBlock mid_block_2;
+    private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
     private readonly GroupNorm norm_out;
     private readonly Conv2d conv_out;
@@ -87,9 +85,7 @@ public sealed class UNet : nn.Module
                 skips.Add(channels);
             }
         }
-        mid_block_1 = new ResBlock(channels, channels, c.NormGroups, embedDim);
-        mid_attn = new SpatialAttention(channels, c.AttentionHeads, c.NormGroups);
-        mid_block_2 = new ResBlock(channels, channels, c.NormGroups, embedDim);
+        mid = new MidBlock(channels, c.AttentionHeads, c.NormGroups, embedDim);
         _mixChannels.Add(channels);
         for (var level = c.ChannelMult.Length - 1; level >= 0; level--)
         {
@@ -112,9 +108,7 @@ public sealed class UNet : nn.Module
         register_module(nameof(freq_embed), freq_embed);
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(down), down);
-        register_module(nameof(mid_block_1), mid_block_1);
-        register_module(nameof(mid_attn), mid_attn);
-        register_module(nameof(mid_block_2), mid_block_2);
+        register_module(nameof(mid), mid);
         register_module(nameof(up), up);
         register_module(nameof(norm_out), norm_out);
         register_module(nameof(conv_out), conv_out);
@@ -177,7 +171,7 @@ public sealed class UNet : nn.Module
             h = layer is ResAttention ra ? Mix(ra.call(h, emb)) : ((Downsample)layer).call(h);
             skips.Add(h);
         }
-        h = Mix(mid_block_2.call(mid_attn.call(mid_block_1.call(h, emb)), emb));
+        h = Mix(mid.call(h, emb));
         foreach (var layer in up)
         {
             if (layer is ResAttention ra)

@@ -13,9 +13,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv_in;
     private readonly ModuleList<nn.Module> down = new();
-    private readonly ResBlock mid_block_1;
-    private readonly SpatialAttention mid_attn;
-    private readonly ResBlock mid_block_2;
+    private readonly MidBlock mid;
     private readonly GroupNorm norm_out;
     private readonly Conv2d conv_out;
 
@@ -33,16 +31,12 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
             }
             if (level < c.ChannelMult.Length - 1) down.Add(new Downsample(channels));
         }
-        mid_block_1 = new ResBlock(channels, channels, c.NormGroups);
-        mid_attn = new SpatialAttention(channels, c.AttentionHeads, c.NormGroups);
-        mid_block_2 = new ResBlock(channels, channels, c.NormGroups);
+        mid = new MidBlock(channels, c.AttentionHeads, c.NormGroups);
         norm_out = ResBlock.Norm(c.NormGroups, channels);
         conv_out = nn.Conv2d(channels, 2 * c.LatentChannels, 3, padding: 1);
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(down), down);
-        register_module(nameof(mid_block_1), mid_block_1);
-        register_module(nameof(mid_attn), mid_attn);
-        register_module(nameof(mid_block_2), mid_block_2);
+        register_module(nameof(mid), mid);
         register_module(nameof(norm_out), norm_out);
         register_module(nameof(conv_out), conv_out);
     }
@@ -53,7 +47,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
         var h = conv_in.call(x);
         foreach (var layer in down)
             h = layer is ResBlock r ? r.call(h, null) : ((Downsample)layer).call(h);
-        h = mid_block_2.call(mid_attn.call(mid_block_1.call(h, null)), null);
+        h = mid.call(h, null);
         return conv_out.call(nn.functional.silu(norm_out.call(h))).MoveToOuterDisposeScope();
     }
 }
@@ -65,9 +59,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
 public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv_in;
-    private readonly ResBlock mid_block_1;
-    private readonly SpatialAttention mid_attn;
-    private readonly ResBlock mid_block_2;
+    private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
     private readonly GroupNorm norm_out;
     private readonly Conv2d conv_out;
@@ -76,9 +68,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     {
         var channels = c.Channels * c.ChannelMult[^1];
         conv_in = nn.Conv2d(c.LatentChannels, channels, 3, padding: 1);
-        mid_block_1 = new ResBlock(channels, channels, c.NormGroups);
-        mid_attn = new SpatialAttention(channels, c.AttentionHeads, c.NormGroups);
-        mid_block_2 = new ResBlock(channels, channels, c.NormGroups);
+        mid = new MidBlock(channels, c.AttentionHeads, c.NormGroups);
         for (var level = c.ChannelMult.Length - 1; level >= 0; level--)
         {
             var outChannels = c.Channels * c.ChannelMult[level];
@@ -92,9 +82,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         norm_out = ResBlock.Norm(c.NormGroups, channels);
         conv_out = nn.Conv2d(channels, c.InChannels, 3, padding: 1);
         register_module(nameof(conv_in), conv_in);
-        register_module(nameof(mid_block_1), mid_block_1);
-        register_module(nameof(mid_attn), mid_attn);
-        register_module(nameof(mid_block_2), mid_block_2);
+        register_module(nameof(mid), mid);
         register_module(nameof(up), up);
         register_module(nameof(norm_out), norm_out);
         register_module(nameof(conv_out), conv_out);
@@ -104,7 +92,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = conv_in.call(z);
-        h = mid_block_2.call(mid_attn.call(mid_block_1.call(h, null)), null);
+        h = mid.call(h, null);
         foreach (var layer in up)
             h = layer is ResBlock r ? r.call(h, null) : ((Upsample)layer).call(h);
         return conv_out.call(nn.functional.silu(norm_out.call(h))).MoveToOuterDisposeScope();
