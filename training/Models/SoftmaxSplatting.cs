@@ -1,0 +1,64 @@
+using static TorchSharp.torch;
+
+namespace GidCluster.Training.Models;
+
+/// <summary>
+/// Softmax splatting (Niklaus and Liu, 2020), paper §5: forward-warps features by a flow, each source pixel
+/// spreading <c>exp(W)·f</c> bilinearly onto the four pixels around its target, normalised by the splatted
+/// <c>exp(W)</c>: <c>out(q) = Σ_p b(p→q)·e^{W(p)}·f(p) / Σ_p b(p→q)·e^{W(p)}</c> (0 where nothing lands).
+/// The global max of W (a constant, detached) is subtracted before exp so it never overflows.
+/// Tensor ops only (one <c>index_add</c> per corner), differentiable in features, flow and W, CPU or GPU.
+/// </summary>
+public static class SoftmaxSplatting
+{
+    /// <summary>
+    /// <paramref name="features"/> <c>[B, C, H, W]</c>, <paramref name="flow"/> <c>[B, 2, H, W]</c> (x then y
+    /// displacement in pixels), <paramref name="importance"/> <c>[B, 1, H, W]</c> → <c>[B, C, H, W]</c>.
+    /// </summary>
+    public static Tensor Splat(Tensor features, Tensor flow, Tensor importance)
+    {
+        var (b, c, h, w) = (features.shape[0], features.shape[1], features.shape[2], features.shape[3]);
+        if (flow.dim() != 4 || flow.shape[0] != b || flow.shape[1] != 2 || flow.shape[2] != h || flow.shape[3] != w)
+            throw new ArgumentException($"flow must be [{b}, 2, {h}, {w}], got [{string.Join(", ", flow.shape)}]", nameof(flow));
+        if (importance.dim() != 4 || importance.shape[0] != b || importance.shape[1] != 1 || importance.shape[2] != h || importance.shape[3] != w)
+            throw new ArgumentException($"importance must be [{b}, 1, {h}, {w}], got [{string.Join(", ", importance.shape)}]", nameof(importance));
+        using var scope = NewDisposeScope();
+        var weight = exp(importance - importance.max().detach());                           // [B, 1, H, W]
+        var values = cat([features * weight, weight], 1).permute(0, 2, 3, 1).reshape(b * h * w, c + 1);
+
+        var ys = arange(h, dtype: flow.dtype, device: flow.device).reshape(1, h, 1);
+        var xs = arange(w, dtype: flow.dtype, device: flow.device).reshape(1, 1, w);
+        var tx = (xs + flow[.., 0]).reshape(-1);                                              // [B·H·W]
+        var ty = (ys + flow[.., 1]).reshape(-1);
+        var x0 = tx.floor().detach();
+        var y0 = ty.floor().detach();
+        var batchBase = arange(b, dtype: ScalarType.Int64, device: flow.device).mul(h * w).repeat_interleave(h * w);
+
+        var output = zeros([b * h * w, c + 1], dtype: features.dtype, device: features.device);
+        foreach (var (dx, dy) in new[] { (0, 0), (1, 0), (0, 1), (1, 1) })
+        {
+            var cx = x0 + dx;
+            var cy = y0 + dy;
+            var bx = dx == 0 ? 1.0 - (tx - x0) : tx - x0;    // bilinear weights, differentiable in the flow
+            var by = dy == 0 ? 1.0 - (ty - y0) : ty - y0;
+            var inside = cx.ge(0) & cx.le(w - 1) & cy.ge(0) & cy.le(h - 1);
+            var corner = (bx * by * inside.to(bx.dtype)).unsqueeze(1);
+            var index = batchBase + (cy.clamp(0, h - 1) * w + cx.clamp(0, w - 1)).to(ScalarType.Int64);
+            output = output.index_add(0, index, values * corner, 1.0);
+        }
+        var splatted = output.reshape(b, h, w, c + 1).permute(0, 3, 1, 2);
+        var numerator = splatted[.., ..(int)c];
+        var denominator = splatted[.., (int)c..];
+        var safe = where(denominator > 0, denominator, ones_like(denominator));
+        return (numerator / safe).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The paper's splatting weight <c>W(p) = (1/T) Σ_t ‖F_t(p)‖₂</c>: flows <c>[B, T, 2, H, W]</c> → <c>[B, 1, H, W]</c>.</summary>
+    public static Tensor Importance(Tensor flows)
+    {
+        if (flows.dim() != 5 || flows.shape[2] != 2)
+            throw new ArgumentException($"flows must be [B, T, 2, H, W], got [{string.Join(", ", flows.shape)}]", nameof(flows));
+        using var scope = NewDisposeScope();
+        return flows.pow(2).sum(2).sqrt().mean([1], keepdim: false).unsqueeze(1).MoveToOuterDisposeScope();
+    }
+}
