@@ -27,6 +27,7 @@ public static class Worker
                 "faults" => Faults(args.Length > 1 && args[1] == "onednn"),
                 "matmul-abort" => MatMulAbort(),
                 "onednn-conv" => OneDnnConvolution(),
+                "layer-probe" => ProbeLayers(Int(args[1]), args[2..]),
                 _ => throw new ArgumentException($"unknown worker mode {args[0]}"),
             };
         }
@@ -42,6 +43,24 @@ public static class Worker
         TorchRuntime.OneDnnEnabled = true;
         torch.set_num_threads(1);
         Console.WriteLine(FormattableString.Invariant($"ERROR {ConvolutionGradientTests.InputGradientError(2):R}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>layer-probe THREADS SET...</c> (SET: grid, bench, or model config names such as tiny, paper): float32 layers
+    /// against float64 with this process's oneDNN settings (set ONEDNN_MAX_CPU_ISA in the environment to try others).
+    /// </summary>
+    private static int ProbeLayers(int threads, string[] sets)
+    {
+        torch.set_num_threads(threads);
+        Console.WriteLine($"threads {threads}, oneDNN {(TorchRuntime.OneDnnEnabled ? "on" : "off")}, max ISA {TorchRuntime.OneDnnMaxIsa ?? "(no cap)"}");
+        var cases = sets.SelectMany(set => set switch
+        {
+            "grid" => LayerProbe.Grid(),
+            "bench" => LayerProbe.BenchUNetLayers(),
+            _ => LayerProbe.ModelLayers(set),
+        });
+        LayerProbe.Report(cases, Console.Out);
         return 0;
     }
 

@@ -17,7 +17,7 @@ public static partial class TorchRuntime
     public static string TorchSharpVersion =>
         typeof(torch).Assembly.GetName().Version?.ToString(3) ?? "unknown";
 
-    /// <summary>Whether libtorch may use oneDNN (mkldnn) kernels; false after <see cref="Initialize"/>.</summary>
+    /// <summary>Whether libtorch may use oneDNN (mkldnn) kernels (true after <see cref="Initialize"/>); setting false forces libtorch's own kernels.</summary>
     public static bool OneDnnEnabled
     {
         get
@@ -32,12 +32,24 @@ public static partial class TorchRuntime
         }
     }
 
+    /// <summary>oneDNN's variable for the highest instruction set its kernels may use (it also reads the older DNNL_ name).</summary>
+    public const string OneDnnIsaVariable = "ONEDNN_MAX_CPU_ISA";
+
+    /// <summary>
+    /// The cap <see cref="Initialize"/> gives oneDNN when the user sets none: its AVX (256-bit, pre-AVX2) kernels.
+    /// oneDNN 3.7.1 in libtorch 2.10 computes wrong float32 convolution input gradients with its AVX2 and
+    /// AVX-512 kernels on this project's AMD EPYC machines (ConvolutionGradientTests; probe: Worker "conv-probe").
+    /// </summary>
+    public const string OneDnnIsaCap = "AVX";
+
+    /// <summary>The oneDNN ISA cap in force for this process: <see cref="OneDnnIsaCap"/>, the user's own value, or null (no cap).</summary>
+    public static string? OneDnnMaxIsa { get; private set; }
+
     /// <summary>
     /// Applies the settings every process that trains needs, once. Runs when this assembly loads.
-    /// oneDNN off: the oneDNN 3.7.1 kernels in TorchSharp's libtorch 2.10 CPU build compute wrong
-    /// float32 input gradients for small convolutions once the batch is larger than the thread count
-    /// (e.g. Conv2d(2, 4, 3, padding 1), batch 2, one thread: 73% relative error against the exact
-    /// sum; InitialisationTests/ConvolutionGradientTests); libtorch's own kernels are right.
+    /// Caps oneDNN's kernels at <see cref="OneDnnIsaCap"/> unless ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA is set:
+    /// oneDNN reads the variable once, before its first primitive, through libc's getenv (which
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach), so it is set with setenv here.
     /// </summary>
     public static void Initialize()
     {
@@ -45,11 +57,11 @@ public static partial class TorchRuntime
         {
             if (_initialized) return;
             CpuAllocator.RetainFreedMemory();
+            OneDnnMaxIsa = CapOneDnnIsa();
             try
             {
-                OneDnnEnabled = false;
-                // NNPACK cannot initialise on CPUs it does not know ("Unsupported hardware"), and with oneDNN off
-                // libtorch tries it again, with a warning, on every eligible convolution.
+                // NNPACK cannot initialise on CPUs it does not know ("Unsupported hardware"): libtorch would try it,
+                // with a warning, on every eligible convolution (those oneDNN does not take).
                 SetUserEnabledNnpack(GlobalContext(), false);
             }
             catch (TypeInitializationException e) when (e.InnerException is NotSupportedException)
@@ -63,6 +75,18 @@ public static partial class TorchRuntime
         }
     }
 
+    private static string? CapOneDnnIsa()
+    {
+        foreach (var name in new[] { OneDnnIsaVariable, "DNNL_MAX_CPU_ISA" })
+            if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } own)
+                return own;
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return null;
+        if (setenv(OneDnnIsaVariable, OneDnnIsaCap, 0) != 0)
+            throw new InvalidOperationException($"setenv({OneDnnIsaVariable}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        Environment.SetEnvironmentVariable(OneDnnIsaVariable, OneDnnIsaCap); // child processes started from .NET get it too
+        return OneDnnIsaCap;
+    }
+
     /// <summary>True when glibc's malloc was told to keep freed memory (see <see cref="CpuAllocator"/>).</summary>
     public static bool RetainsFreedMemory => CpuAllocator.Applied;
 
@@ -70,6 +94,9 @@ public static partial class TorchRuntime
     [ModuleInitializer]
     internal static void OnLoad() => Initialize();
 #pragma warning restore CA2255
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int setenv(string name, string value, int overwrite);
 
     // libtorch has no C API for this switch and TorchSharp does not bind it: at::globalContext() and
     // at::Context::{set,}userEnabledMkldnn are exported C++ functions (the Context& is a pointer, `this` the first argument).

@@ -1,0 +1,168 @@
+using System.Globalization;
+using GidCluster.Training.Models;
+using TorchSharp.Modules;
+
+namespace GidCluster.Torch.Tests;
+
+/// <summary>One float32 layer evaluation (forward, then backward with a random output gradient) to compare against float64.</summary>
+/// <param name="Kind">"conv" (Conv2d, square kernel), "groupnorm" (Groups in <paramref name="Cout"/>) or "linear".</param>
+public sealed record LayerCase(string Source, string Kind, long Batch, long Cin, long Cout, long Kernel, long Stride, long Padding, long Height, long Width)
+{
+    public override string ToString() => Kind switch
+    {
+        "conv" => FormattableString.Invariant($"{Source} conv {Cin}->{Cout} k{Kernel} s{Stride} p{Padding} [{Batch},{Cin},{Height},{Width}]"),
+        "groupnorm" => FormattableString.Invariant($"{Source} groupnorm({Cout}, {Cin}) [{Batch},{Cin},{Height},{Width}]"),
+        _ => FormattableString.Invariant($"{Source} linear {Cin}->{Cout} [{Batch},{Cin}]"),
+    };
+}
+
+/// <summary>
+/// Layers of the project's models in float32 against the same computation in float64. libtorch's float64
+/// convolutions never go to oneDNN (it takes float32/bf16/half only), so the reference runs libtorch's own
+/// kernels: a wrong oneDNN kernel cannot be wrong on both sides. Errors are max |a − b| / max |b| per tensor.
+/// </summary>
+public static class LayerProbe
+{
+    /// <summary>The tolerance for float32 against a reference.</summary>
+    public const double Tolerance = 1e-5;
+
+    /// <summary>The worst relative error over the output and every gradient (input, weight, bias).</summary>
+    public static double WorstError(LayerCase c, long seed = 1)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var g = new torch.Generator((ulong)seed);
+        var f64 = ScalarType.Float64;
+        var (x, w, b) = c.Kind switch
+        {
+            "conv" => (torch.randn([c.Batch, c.Cin, c.Height, c.Width], f64, generator: g),
+                torch.randn([c.Cout, c.Cin, c.Kernel, c.Kernel], f64, generator: g) / Math.Sqrt(c.Cin * c.Kernel * c.Kernel),
+                torch.randn([c.Cout], f64, generator: g)),
+            "groupnorm" => (torch.randn([c.Batch, c.Cin, c.Height, c.Width], f64, generator: g) * 3 + 1,
+                torch.randn([c.Cin], f64, generator: g), torch.randn([c.Cin], f64, generator: g)),
+            "linear" => (torch.randn([c.Batch, c.Cin], f64, generator: g),
+                torch.randn([c.Cout, c.Cin], f64, generator: g) / Math.Sqrt(c.Cin), torch.randn([c.Cout], f64, generator: g)),
+            _ => throw new ArgumentException($"unknown layer kind {c.Kind}"),
+        };
+        Tensor? gradOut = null;
+        Tensor[] Run(ScalarType dtype)
+        {
+            Tensor Leaf(Tensor t) => t.to(dtype).detach().requires_grad_();
+            var (xs, ws, bs) = (Leaf(x), Leaf(w), Leaf(b));
+            var y = c.Kind switch
+            {
+                "conv" => F.conv2d(xs, ws, bs, [c.Stride, c.Stride], [c.Padding, c.Padding]),
+                "groupnorm" => F.group_norm(xs, c.Cout, ws, bs),
+                _ => F.linear(xs, ws, bs),
+            };
+            gradOut ??= torch.randn(y.shape, f64, generator: g);
+            y.backward([gradOut.to(dtype)]);
+            return [y.detach(), xs.grad!, ws.grad!, bs.grad!];
+        }
+        var reference = Run(f64);
+        var single = Run(ScalarType.Float32);
+        return single.Zip(reference, PyTensors.RelativeError).Max();
+    }
+
+    /// <summary>
+    /// Small shapes around the ones oneDNN got wrong (few output channels, batch above the thread count):
+    /// every pairing of these channel counts, three kernel/stride kinds and four batch sizes, 8×8 inputs.
+    /// </summary>
+    public static IEnumerable<LayerCase> Grid()
+    {
+        long[] channels = [1, 2, 3, 4, 7, 8, 16, 32, 64, 128];
+        long[] outChannels = [1, 2, 3, 4, 8, 16, 32, 64, 128];
+        (long K, long S, long P)[] kinds = [(3, 1, 1), (3, 2, 1), (1, 1, 0)];
+        long[] batches = [1, 2, 3, 8];
+        return from cin in channels
+               from cout in outChannels
+               from k in kinds
+               from n in batches
+               select new LayerCase("grid", "conv", n, cin, cout, k.K, k.S, k.P, 8, 8);
+    }
+
+    /// <summary>
+    /// Every distinct conv, GroupNorm and linear layer of the project's models built from the given configs
+    /// (VAE, U-Net, renderer, VGG-16 perceptual features), on a small input of batch 3 (above 2 threads).
+    /// </summary>
+    public static IEnumerable<LayerCase> ModelLayers(params string[] configs)
+    {
+        var cases = new List<LayerCase>();
+        foreach (var name in configs)
+        {
+            var config = ModelConfig.Load(name);
+            using (var vae = new AutoencoderKL(config.Vae)) cases.AddRange(Layers(name + " vae", vae));
+            using (var unet = new UNet(config.Unet)) cases.AddRange(Layers(name + " unet", unet));
+            using (var renderer = new Renderer(config.Renderer)) cases.AddRange(Layers(name + " renderer", renderer));
+        }
+        using (var vgg = new Vgg16Features()) cases.AddRange(Layers("vgg16", vgg));
+        return cases.DistinctBy(c => c with { Source = "" });
+    }
+
+    /// <summary>The layers of <c>gid bench torch</c>'s reference U-Net (../shared/bench/unet_step_reference.py), at its sizes (40×64, halved twice).</summary>
+    public static IEnumerable<LayerCase> BenchUNetLayers(long batch = 3)
+    {
+        var cases = new List<LayerCase>();
+        void Conv(long cin, long cout, long k, long s, long h, long w) =>
+            cases.Add(new LayerCase("bench-unet", "conv", batch, cin, cout, k, s, k / 2, h, w));
+        Conv(7, 64, 3, 1, 40, 64);
+        foreach (var (cin, cout, h, w) in new (long, long, long, long)[]
+                 { (64, 64, 40, 64), (64, 128, 20, 32), (128, 128, 20, 32), (128, 128, 10, 16), (256, 128, 10, 16), (256, 128, 20, 32),
+                   (192, 128, 20, 32), (192, 64, 40, 64), (128, 64, 40, 64) })
+        {
+            Conv(cin, cout, 3, 1, h, w);
+            Conv(cout, cout, 3, 1, h, w);
+            if (cin != cout) Conv(cin, cout, 1, 1, h, w);
+            cases.Add(new LayerCase("bench-unet", "groupnorm", batch, cin, 32, 0, 0, 0, h, w));
+        }
+        Conv(64, 64, 3, 2, 40, 64);
+        Conv(128, 128, 3, 2, 20, 32);
+        Conv(128, 384, 1, 1, 10, 16);
+        Conv(64, 4, 3, 1, 40, 64);
+        cases.Add(new LayerCase("bench-unet", "linear", batch, 64, 256, 0, 0, 0, 0, 0));
+        cases.Add(new LayerCase("bench-unet", "linear", batch, 256, 256, 0, 0, 0, 0, 0));
+        cases.Add(new LayerCase("bench-unet", "linear", batch, 256, 128, 0, 0, 0, 0, 0));
+        return cases.DistinctBy(c => c with { Source = "" });
+    }
+
+    private static IEnumerable<LayerCase> Layers(string source, nn.Module model)
+    {
+        foreach (var (_, m) in model.named_modules())
+        {
+            switch (m)
+            {
+                case Conv2d conv:
+                    var k = conv.weight!.shape[2];
+                    var s = conv.stride![0];
+                    // Stride-2 layers get an input that halves evenly; 1×1 layers need no halo.
+                    yield return new LayerCase(source, "conv", 3, conv.in_channels, conv.out_channels, k, s, k / 2, 8, 8);
+                    break;
+                case GroupNorm norm:
+                    yield return new LayerCase(source, "groupnorm", 3, norm.weight!.shape[0], norm.num_groups, 0, 0, 0, 4, 4);
+                    break;
+                case Linear linear:
+                    yield return new LayerCase(source, "linear", 3, linear.in_features, linear.out_features, 0, 0, 0, 0, 0);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="cases"/>; prints each failure and one summary line <c>PROBE cases N failed M worst E</c>.</summary>
+    public static int Report(IEnumerable<LayerCase> cases, TextWriter output)
+    {
+        int n = 0, failed = 0;
+        double worst = 0;
+        foreach (var c in cases)
+        {
+            var e = WorstError(c);
+            n++;
+            worst = Math.Max(worst, e);
+            if (!(e <= Tolerance))
+            {
+                failed++;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"WRONG {c}: {e:E2}"));
+            }
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"PROBE cases {n} failed {failed} worst {worst:E2}"));
+        return failed;
+    }
+}
