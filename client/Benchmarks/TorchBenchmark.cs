@@ -154,7 +154,7 @@ public sealed class TorchBenchmark : IBenchmark
             ["omp_wait_policy"] = $"{waitPolicy} both sides",
             ["batch"] = $"{batch}",
             ["steps"] = $"{steps} interleaved after {warmup} warm-up",
-            ["libtorch_csharp"] = $"{TorchRuntime.LibTorchVersion} (TorchSharp {TorchRuntime.TorchSharpVersion}, oneDNN off)",
+            ["libtorch_csharp"] = $"{TorchRuntime.LibTorchVersion} (TorchSharp {TorchRuntime.TorchSharpVersion}, oneDNN {(TorchRuntime.OneDnnEnabled ? "on" : "off")}, max ISA {TorchRuntime.OneDnnMaxIsa ?? "no cap"})",
             ["libtorch_python"] = pyVersion,
         });
         return 0;

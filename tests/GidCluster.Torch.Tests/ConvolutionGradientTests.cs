@@ -1,12 +1,17 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using GidCluster.Training.Tensors;
 
 namespace GidCluster.Torch.Tests;
 
 /// <summary>
-/// Convolution input gradients against the exact sum (float64 loops, not libtorch): right with the
-/// settings of <see cref="TorchRuntime.Initialize"/>; wrong with libtorch 2.10's oneDNN kernels on,
-/// which is why they are off (when that case starts to pass, the workaround can go).
+/// Convolution (and the models' other layers) with oneDNN on and capped at its AVX kernels, as
+/// <see cref="TorchRuntime.Initialize"/> sets it: forward and gradients against the exact sum (float64 loops,
+/// not libtorch) and against libtorch's float64 kernels (which oneDNN never runs). Also kept: the proof, in child
+/// processes without the cap, that oneDNN 3.7.1's wider kernels get input gradients wrong on this CPU, so the cap
+/// can go when that stops being true. (oneDNN reads the cap once, before its first primitive, so an uncapped run
+/// needs its own process.)
 /// </summary>
 public class ConvolutionGradientTests
 {
@@ -47,20 +52,88 @@ public class ConvolutionGradientTests
         return PyTensors.RelativeError(x.grad!, torch.tensor(exact, [batch, 2, 4, 4]));
     }
 
-    [Fact]
-    public void Input_gradients_are_exact_with_the_runtime_settings()
+    private static readonly Dictionary<string, string?> Uncapped = new() { [TorchRuntime.OneDnnIsaVariable] = "ALL", ["DNNL_MAX_CPU_ISA"] = null };
+    private static readonly Dictionary<string, string?> Default = new() { [TorchRuntime.OneDnnIsaVariable] = null, ["DNNL_MAX_CPU_ISA"] = null };
+
+    private static ProgramResult Child(IDictionary<string, string?> environment, params string[] args)
     {
-        Assert.False(TorchRuntime.OneDnnEnabled);
-        for (var batch = 1; batch <= 4; batch++)
-            Assert.True(InputGradientError(batch) < 1e-6, $"batch {batch}: {InputGradientError(batch):E2}");
+        var result = Programs.Run("dotnet", [typeof(Worker).Assembly.Location, .. args], TimeSpan.FromMinutes(5), environment: environment);
+        Assert.True(result.ExitCode == 0, result.Combined);
+        return result;
+    }
+
+    private static double[] ExactSumErrors(IDictionary<string, string?> environment) =>
+        Child(environment, "onednn-conv").Stdout.Split('\n').Single(l => l.StartsWith("ERRORS ", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(e => double.Parse(e, CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>(cases, failed) from a <c>layer-probe</c> child's summary line.</summary>
+    private static (int Cases, int Failed, string Output) Probe(IDictionary<string, string?> environment, params string[] args)
+    {
+        var output = Child(environment, ["layer-probe", .. args]).Stdout;
+        var summary = output.Split('\n').Single(l => l.StartsWith("PROBE ", StringComparison.Ordinal)).Split(' ');
+        return (int.Parse(summary[2], CultureInfo.InvariantCulture), int.Parse(summary[4], CultureInfo.InvariantCulture), output);
     }
 
     [Fact]
-    public void OneDnn_kernels_of_libtorch_2_10_get_them_wrong_here()
+    public void The_runtime_keeps_oneDNN_on_and_caps_it_at_AVX()
     {
-        var result = Programs.Run("dotnet", [typeof(Worker).Assembly.Location, "onednn-conv"], TimeSpan.FromMinutes(1));
-        Assert.True(result.ExitCode == 0, result.Combined);
-        var error = double.Parse(result.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(error > 0.01, $"with oneDNN on, batch 2 on one thread now gives {error:E2}: the oneDNN bug is gone, TorchRuntime can stop disabling it");
+        Assert.True(TorchRuntime.OneDnnEnabled);
+        Assert.Equal(Environment.GetEnvironmentVariable(TorchRuntime.OneDnnIsaVariable), TorchRuntime.OneDnnMaxIsa);
+        // In a process with no cap of its own: oneDNN itself reports the ISA it runs with (libc's getenv saw the cap).
+        var child = Child(new Dictionary<string, string?>(Default) { ["ONEDNN_VERBOSE"] = "1" }, "onednn-conv").Stdout;
+        Assert.Contains("max ISA AVX\n", child.Replace("\r", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        var isa = child.Split('\n').First(l => l.Contains(",isa:", StringComparison.Ordinal));
+        Assert.Matches(@",isa:Intel AVX\s*$", isa);
+    }
+
+    [Fact]
+    public void Input_gradients_are_exact_with_the_runtime_settings()
+    {
+        for (var batch = 1; batch <= 4; batch++)
+            Assert.True(InputGradientError(batch) < 1e-6, $"batch {batch}: {InputGradientError(batch):E2}");
+        // One thread (a batch above the thread count is what went wrong), in a process configured by the runtime alone.
+        var errors = ExactSumErrors(Default);
+        Assert.True(errors.All(e => e < 1e-6), $"one thread, batches 1-4: {string.Join(", ", errors)}");
+    }
+
+    [Fact]
+    public void Capped_oneDNN_gets_every_layer_of_the_models_right()
+    {
+        var failures = LayerProbe.BenchUNetLayers().Concat(LayerProbe.ModelLayers("tiny"))
+            .Select(c => (Case: c, Error: LayerProbe.WorstError(c))).Where(r => !(r.Error <= LayerProbe.Tolerance)).ToList();
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Select(f => $"{f.Case}: {f.Error:E2}")));
+    }
+
+    [Fact]
+    public void Capped_oneDNN_gets_the_small_shape_grid_right_on_one_thread()
+    {
+        var (cases, failed, output) = Probe(Default, "1", "grid");
+        Assert.Equal(LayerProbe.Grid().Count(), cases);
+        Assert.True(failed == 0, output);
+    }
+
+    /// <summary>
+    /// What this asserts depends on the CPU. With AVX-512 (where it was measured: AMD EPYC, oneDNN 3.7.1 in libtorch 2.10)
+    /// oneDNN without the cap gets input gradients wrong: the exact-sum case at batch 2 on one thread and cases of the small-shape
+    /// grid. Without AVX2, "no cap" selects at most the AVX kernels, so it must be as right as the capped runs. With AVX2 but
+    /// not AVX-512 it was never measured: the test only checks that the uncapped probe runs through and prints its count.
+    /// </summary>
+    [Fact]
+    public void Uncapped_oneDNN_gets_input_gradients_wrong_on_this_CPU()
+    {
+        var exact = ExactSumErrors(Uncapped);
+        var (cases, failed, output) = Probe(Uncapped, "1", "grid");
+        Assert.Equal(LayerProbe.Grid().Count(), cases);
+        if (Avx512F.IsSupported)
+        {
+            const string gone = "the oneDNN bug is gone on this CPU: TorchRuntime can stop capping oneDNN's ISA";
+            Assert.True(exact[1] > 0.01, $"uncapped, batch 2 on one thread now gives {exact[1]:E2}: {gone}");
+            Assert.True(failed > 0, $"uncapped, no grid case is wrong any more: {gone}");
+        }
+        else if (!Avx2.IsSupported)
+        {
+            Assert.True(exact.All(e => e < 1e-6) && failed == 0, output);
+        }
+        Console.WriteLine($"uncapped oneDNN: exact-sum errors {string.Join(", ", exact)}; grid {failed} of {cases} wrong");
     }
 }
