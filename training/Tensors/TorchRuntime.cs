@@ -49,7 +49,8 @@ public static partial class TorchRuntime
     /// Applies the settings every process that trains needs, once. Runs when this assembly loads.
     /// Caps oneDNN's kernels at <see cref="OneDnnIsaCap"/> unless ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA is set:
     /// oneDNN reads the variable once, before its first primitive, through libc's getenv (which
-    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach), so it is set with setenv here.
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach), so it is set with setenv here; processes
+    /// started from .NET do not inherit it (a python3 reference keeps its own oneDNN as it is).
     /// </summary>
     public static void Initialize()
     {
@@ -83,7 +84,6 @@ public static partial class TorchRuntime
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return null;
         if (setenv(OneDnnIsaVariable, OneDnnIsaCap, 0) != 0)
             throw new InvalidOperationException($"setenv({OneDnnIsaVariable}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
-        Environment.SetEnvironmentVariable(OneDnnIsaVariable, OneDnnIsaCap); // child processes started from .NET get it too
         return OneDnnIsaCap;
     }
 
