@@ -124,7 +124,7 @@ public sealed class ShardReader : IDisposable
                 throw new ParquetFormatException(Path, $"{where}: quality is not valid JSON ({e.Message})", e);
             }
             var sample = new Sample(videoIds[i], startFrames[i], fps[i], widths[i], heights[i], images[i],
-                MemoryMarshal.Cast<byte, Half>(volumes[i]).ToArray(), targets[i], offsets[i],
+                Halves(volumes[i]), targets[i], offsets[i],
                 sources[i], methods[i], quality, splits[i]);
             try
             {
@@ -137,6 +137,14 @@ public sealed class ShardReader : IDisposable
             samples.Add(sample);
         }
         return samples;
+    }
+
+    /// <summary>fp16 values from their bytes (uninitialized first: every element is overwritten, so zeroing would be a wasted pass).</summary>
+    private static Half[] Halves(byte[] bytes)
+    {
+        var halves = GC.AllocateUninitializedArray<Half>(bytes.Length / 2);
+        bytes.AsSpan().CopyTo(MemoryMarshal.AsBytes(halves.AsSpan()));
+        return halves;
     }
 
     private static int Rows(ParquetRowGroupReader group) => checked((int)group.RowCount);
@@ -158,15 +166,35 @@ public sealed class ShardReader : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// A binary column as arrays. Read raw: Parquet.Net's <c>byte[]</c> overload reads the same raw values (each
+    /// already a fresh array) and then copies every one again, which for our megabyte blobs doubled the read's allocations.
+    /// </summary>
     private byte[][] Bytes(ParquetRowGroupReader group, int rowGroup, string name)
     {
-        var values = new byte[]?[Rows(group)];
-        ParquetFile.Wait(() => group.ReadAsync(_fields[name], values.AsMemory()!, null, default).AsTask());
-        var result = new byte[values.Length][];
-        for (var i = 0; i < values.Length; i++)
-            result[i] = values[i] ?? throw Null(rowGroup, i, name);
+        var field = _fields[name];
+        var rows = Rows(group);
+        var values = new ReadOnlyMemory<byte>[rows];
+        var definition = field.MaxDefinitionLevel > 0 ? new int[rows] : null;
+        Memory<int>? levels = null; // not `definition`: a null array converts to an empty buffer, not to "none"
+        if (definition != null)
+            levels = definition;
+        ParquetFile.Wait(() => group.ReadRawAsync<ReadOnlyMemory<byte>>(field, values, levels, null, default).AsTask());
+        var result = new byte[rows][];
+        for (int i = 0, next = 0; i < rows; i++)
+        {
+            if (definition != null && definition[i] < field.MaxDefinitionLevel)
+                throw Null(rowGroup, i, name);
+            result[i] = OwnArray(values[next++]);
+        }
         return result;
     }
+
+    /// <summary>The array behind a value when the value is all of it (as Parquet.Net hands them out), else a copy.</summary>
+    private static byte[] OwnArray(ReadOnlyMemory<byte> value) =>
+        MemoryMarshal.TryGetArray(value, out var segment) && segment.Array is { } array && segment.Offset == 0 && segment.Count == array.Length
+            ? array
+            : value.ToArray();
 
     private string[] Strings(ParquetRowGroupReader group, int rowGroup, string name)
     {

@@ -61,6 +61,15 @@ public class DuckDbInteropTests
             Assert.Equal(s.Split, (string)r["split"]!);
         }
 
+        // Each column's codec as DuckDB reads it: the volume column is written uncompressed (ShardWriterOptions.VolumeCodec), the rest with the codec asked for.
+        var codecs = DuckDb.Run($"select distinct path_in_schema as col, compression from parquet_metadata({f})");
+        Assert.Equal(13, codecs.Count);
+        foreach (var c in codecs)
+        {
+            var expected = (string)c!["col"]! == "spectral_volume" || codec == CompressionMethod.None ? "UNCOMPRESSED" : "SNAPPY";
+            Assert.Equal(expected, (string)c["compression"]!);
+        }
+
         // DuckDB reads our column statistics: min/max of start_frame per row group.
         var stats = DuckDb.Run($"""
             select row_group_id::INTEGER as g, stats_min_value as stats_min, stats_max_value as stats_max, stats_null_count::INTEGER as nulls
