@@ -4,6 +4,7 @@ using GidCluster.Grains.Catalog;
 using GidCluster.Grains.Datasets;
 using GidCluster.Grains.Ingestion;
 using GidCluster.Grains.Sqlite;
+using GidCluster.Grains.Storage;
 using GidCluster.Grains.Training;
 using GidCluster.Grains.Work;
 using GidCluster.Silo.Auth;
@@ -58,7 +59,6 @@ public static class SiloHost
         builder.Services.AddSingleton(_ => BlobStoreUri.Open(options.Blob));
         builder.Services.AddSingleton(new VideoSources(options.AllowedRoots));
         builder.Services.AddSingleton(sp => new WorkSlots(options.Slots, sp.GetRequiredService<ILogger<WorkSlots>>()));
-        var storage = SqliteFile.FromUri(options.Store);
         if (options.IsCoordinator)
         {
             builder.Services.AddSingleton<DashboardSessions>();
@@ -69,9 +69,19 @@ public static class SiloHost
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.IsCoordinator ? options.GatewayPort : 0, options.Primary, options.ServiceId, options.ClusterId);
+            var gateway = options.IsCoordinator ? options.GatewayPort : 0;
+            if (options.IsAzure)
+            {
+                silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
+                silo.ConfigureEndpoints(options.Address, options.SiloPort, gateway, listenOnAnyHostAddress: false);
+                AzureTableStore.FromUri(options.Store).AddProviders(silo);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(options.SiloPort, gateway, options.Primary, options.ServiceId, options.ClusterId);
+                silo.AddSqliteProviders(SqliteFile.FromUri(options.Store));
+            }
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = options.Id);
-            silo.AddSqliteProviders(storage);
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, options.Reminder.Ticks)));
             // Fast failure detection: a dead silo is declared dead in about a second, so its work moves on.
             silo.Configure<ClusterMembershipOptions>(o =>

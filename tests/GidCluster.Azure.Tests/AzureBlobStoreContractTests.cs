@@ -1,3 +1,4 @@
+using GidCluster.TestSupport;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
 using Xunit;

@@ -1,3 +1,4 @@
+using GidCluster.TestSupport;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
