@@ -48,6 +48,8 @@ public static class SiloHost
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // Orleans' placement retries log every attempt through Polly at Information.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         // Start-up notes about GC modes and the watchdog's first check are not operators' business.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);

@@ -172,6 +172,10 @@ public sealed class SiloProcess : IDisposable
         {
             return await waiter.Task.WaitAsync(limit);
         }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"silo {Id} printed no line with '{text}' within {limit}");
+        }
         finally
         {
             lock (_output)
