@@ -20,7 +20,10 @@ public static class SiloCommand
               --silo-port N         Orleans silo port (default 11111); --gateway-port N: the gateway (coordinators; default 30000)
               --primary IP:PORT     the primary silo (localhost clustering) when this silo is not it
               --cluster-id ID       the cluster's id (default gid); --service-id ID: keys grain state and reminders (default gid)
-              --address IP          address the silo and gateway bind to and advertise (default 127.0.0.1)
+              --address IP          address the silo and gateway bind to and advertise (default 127.0.0.1; any other needs TLS)
+              --tls-cert PEM --tls-key PEM --tls-ca PEM
+                                    mutual TLS on silo and gateway ports: this silo's certificate and key, the cluster CA
+                                    (default: $GID_TLS_CERT, $GID_TLS_KEY, $GID_TLS_CA); clients need a certificate from that CA
               --slots N             work slots: videos run at once (default: one per core)
               --max-in-flight N     videos a job keeps started at once (default 64)
               --check-seconds S     how often a job checks its videos in flight (default 5)

@@ -84,6 +84,8 @@ public static class SiloHost
                 silo.AddSqliteProviders(SqliteFile.FromUri(options.Store));
             }
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = options.Id);
+            if (options.Tls is { } tls)
+                silo.UseTls(tls.Configure);
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, options.Reminder.Ticks)));
             // Fast failure detection: a dead silo is declared dead in about a second, so its work moves on.
             silo.Configure<ClusterMembershipOptions>(o =>

@@ -49,6 +49,9 @@ public sealed record SiloOptions
     /// <summary>Address the silo and gateway listen on and advertise: loopback unless configured.</summary>
     public IPAddress Address { get; init; } = IPAddress.Loopback;
 
+    /// <summary>Mutual TLS on the silo and gateway ports (required off loopback); null: plain TCP on loopback.</summary>
+    public ClusterTls? Tls { get; init; }
+
     /// <summary>The primary silo's endpoint for localhost (development) clustering; null: this silo is the primary.</summary>
     public IPEndPoint? Primary { get; init; }
 
@@ -102,9 +105,9 @@ public sealed record SiloOptions
             throw new ArgumentException($"--store must be {StoreHelp}");
         if (IsAzure && Primary != null)
             throw new ArgumentException("--primary is for sqlite stores (localhost clustering); with --store azure silos find each other in the membership table");
-        // The gateway and silo ports carry grain calls unauthenticated: off loopback they need TLS, which this build does not configure.
-        if (!IPAddress.IsLoopback(Address))
-            throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates, which this build does not have yet; bind to 127.0.0.1");
+        // Grain calls carry no credentials of their own: off loopback, the certificate is what lets a peer in.
+        if (!IPAddress.IsLoopback(Address) && Tls is null)
+            throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates; pass --tls-cert, --tls-key and --tls-ca (or set {ClusterTls.CertVariable}, {ClusterTls.KeyVariable}, {ClusterTls.CaVariable}), or bind to 127.0.0.1");
         GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // before the name check, so --pipeline dataprep is known
         if (!IngestionPipelines.TryCreate(DefaultPipeline, out _))
             throw new ArgumentException($"--pipeline '{DefaultPipeline}' is unknown (known: {string.Join(", ", IngestionPipelines.Names)})");
@@ -113,7 +116,7 @@ public sealed record SiloOptions
 
     /// <summary>
     /// Parses the silo's command line: <c>--role R --store sqlite:PATH|azure[?…] --blob URI [--urls U] [--token-file F] [--allow DIR]...
-    /// [--silo-port N] [--gateway-port N] [--primary HOST:PORT] [--address IP] [--cluster-id ID] [--service-id ID] [--slots N] [--max-in-flight N]
+    /// [--silo-port N] [--gateway-port N] [--primary HOST:PORT] [--address IP] [--tls-cert PEM --tls-key PEM --tls-ca PEM] [--cluster-id ID] [--service-id ID] [--slots N] [--max-in-flight N]
     /// [--check-seconds N] [--reminder-seconds N] [--id ID] [--pipeline NAME]</c>.
     /// </summary>
     public static SiloOptions Parse(string[] args, Func<string, string?>? environment = null)
@@ -142,6 +145,7 @@ public sealed record SiloOptions
         var token = tokenFile != null ? File.ReadAllText(tokenFile).Trim() : environment("GID_TOKEN");
         var defaults = new SiloOptions { Role = "", Store = "", Blob = "" };
         var primary = One("primary");
+        var (tlsCert, tlsKey, tlsCa) = (One("tls-cert"), One("tls-key"), One("tls-ca"));
         var address = One("address");
         var options = new SiloOptions
         {
@@ -165,6 +169,7 @@ public sealed record SiloOptions
             Check = TimeSpan.FromSeconds(Number("check-seconds", defaults.Check.TotalSeconds)),
             Reminder = TimeSpan.FromSeconds(Number("reminder-seconds", defaults.Reminder.TotalSeconds)),
             DefaultPipeline = One("pipeline") ?? defaults.DefaultPipeline,
+            Tls = tlsCert is null && tlsKey is null && tlsCa is null ? ClusterTls.FromEnvironment(environment) : ClusterTls.Load(tlsCert, tlsKey, tlsCa),
         };
         if (values.Count > 0)
             throw new ArgumentException($"unknown option --{values.Keys.First()}");
