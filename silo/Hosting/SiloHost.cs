@@ -64,6 +64,7 @@ public static class SiloHost
         if (options.IsCoordinator)
         {
             builder.Services.AddSingleton<DashboardSessions>();
+            builder.Services.AddSingleton<OrleansMeters>();
             builder.Services.AddAuthentication(GidAuthenticationHandler.SchemeName)
                 .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, GidAuthenticationHandler>(GidAuthenticationHandler.SchemeName, null);
             builder.Services.AddAuthorization();
@@ -101,6 +102,8 @@ public static class SiloHost
         });
 
         var app = builder.Build();
+        if (options.IsCoordinator)
+            app.Services.GetRequiredService<OrleansMeters>(); // listening from the start, so counters count from the start
         // Queued and running work stops with the silo; the grains' reminders re-drive it.
         app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkSlots>().Stop());
         app.MapHealth();
