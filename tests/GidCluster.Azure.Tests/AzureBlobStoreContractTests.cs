@@ -1,6 +1,6 @@
-using GidCluster.TestSupport;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
+using GidCluster.TestSupport;
 using Xunit;
 
 namespace GidCluster.Azure.Tests;

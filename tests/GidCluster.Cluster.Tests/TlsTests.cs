@@ -71,8 +71,12 @@ public sealed class TlsTests : IDisposable
         var gid = Path.Combine(AppContext.BaseDirectory, "gid.dll");
         var env = new Dictionary<string, string?>
         {
-            ["GID_DATA"] = _dir.Path, ["GID_CLUSTER"] = server.Gateway, ["GID_BLOB"] = null,
-            [ClusterTls.CertVariable] = client.Cert, [ClusterTls.KeyVariable] = client.Key, [ClusterTls.CaVariable] = caPath,
+            ["GID_DATA"] = _dir.Path,
+            ["GID_CLUSTER"] = server.Gateway,
+            ["GID_BLOB"] = null,
+            [ClusterTls.CertVariable] = client.Cert,
+            [ClusterTls.KeyVariable] = client.Key,
+            [ClusterTls.CaVariable] = caPath,
         };
         var admitted = Programs.Run("dotnet", [gid, "ingest", "status", "ing-nope"], TimeSpan.FromSeconds(90), environment: env);
         Assert.Equal(1, admitted.ExitCode);
