@@ -1,6 +1,6 @@
 using GidCluster.Silo.Hosting;
 
-// The silo host process: `GidCluster.Silo --role coordinator|worker|all --store sqlite:PATH --blob URI ...`
+// The silo host process: `GidCluster.Silo --role coordinator|worker|all --store sqlite:PATH|azure[?...] --blob URI ...`
 // (see SiloOptions.Parse). The app itself is assembled in SiloHost.Build, shared with `gid up`.
 SiloOptions options;
 try

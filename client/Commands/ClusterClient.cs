@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text.Json;
 using GidCluster.Grains.Blobs;
+using GidCluster.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -58,9 +59,18 @@ public sealed class ClusterClient : IAsyncDisposable
 
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<ClusterClient> ConnectAsync(string? cluster, CancellationToken cancel)
+    /// <param name="tls">Mutual TLS to the gateway; default: from <c>GID_TLS_CERT</c>, <c>GID_TLS_KEY</c>, <c>GID_TLS_CA</c> if set.</param>
+    public static async Task<ClusterClient> ConnectAsync(string? cluster, CancellationToken cancel, ClusterTls? tls = null, TimeSpan? timeout = null)
     {
         var endpoint = Resolve(cluster);
+        try
+        {
+            tls ??= ClusterTls.FromEnvironment();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ClusterClientException(e.Message);
+        }
         if (!IPEndPoint.TryParse(endpoint.Gateway, out var gateway))
             throw new ClusterClientException($"the cluster's gateway '{endpoint.Gateway}' is not IP:PORT");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -69,11 +79,13 @@ public sealed class ClusterClient : IAsyncDisposable
         {
             client.UseStaticClustering(gateway);
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (endpoint.ClusterId, endpoint.ServiceId));
+            if (tls != null)
+                client.UseTls(tls.Configure);
         });
         var host = builder.Build();
         // Orleans' client keeps trying an unreachable gateway; a command should rather say so.
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        limit.CancelAfter(ConnectTimeout);
+        limit.CancelAfter(timeout ?? ConnectTimeout);
         try
         {
             await host.StartAsync(limit.Token);
@@ -81,7 +93,7 @@ public sealed class ClusterClient : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
         {
             host.Dispose();
-            throw new ClusterClientException($"cannot reach the cluster's gateway at {gateway} ({e.GetType().Name}): is the cluster running (`gid up`)? Pass --cluster to name another.");
+            throw new ClusterClientException($"cannot reach the cluster's gateway at {gateway} ({e.GetType().Name}): is the cluster running (`gid up`)? Pass --cluster to name another{(tls == null ? "; a gateway off loopback needs TLS: set GID_TLS_CERT, GID_TLS_KEY and GID_TLS_CA" : "; is your certificate issued by the cluster's CA?")}.");
         }
         return new ClusterClient(host, endpoint);
     }

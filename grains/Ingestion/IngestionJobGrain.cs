@@ -79,6 +79,7 @@ public sealed class IngestionJobGrain(
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).Add(Id);
         await Redrive.Arm(this, settings);
+        logger.LogInformation("job {Job} submitted: {Videos} videos, pipeline {Pipeline}", Id, spec.Videos.Count, spec.Pipeline);
         Load(spec);
         foreach (var id in _tasks.Keys)
             _queue.Enqueue(id);

@@ -75,8 +75,8 @@ public static partial class DashboardEndpoints
             return spectrum == null ? ApiResults.NotFound($"job '{job}' has no spectrum yet") : Results.Json(spectrum, DashboardSnapshots.Json);
         });
 
-        app.MapGet("/api/prometheus", async (CancellationToken cancel) =>
-            Results.Text(PrometheusText.Write((await snapshots.GetAsync(cancel)).Snapshot), PrometheusText.ContentType, Encoding.UTF8));
+        app.MapGet("/api/prometheus", async (OrleansMeters orleans, CancellationToken cancel) =>
+            Results.Text(PrometheusText.Write((await snapshots.GetAsync(cancel)).Snapshot, orleans), PrometheusText.ContentType, Encoding.UTF8));
     }
 
     /// <summary>The page, with its base URL set so every relative link resolves under the proxy's prefix.</summary>

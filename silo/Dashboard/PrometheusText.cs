@@ -8,7 +8,8 @@ public static class PrometheusText
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(DashboardSnapshot s)
+    /// <param name="orleans">Orleans' own meters of this silo, appended after ours.</param>
+    public static string Write(DashboardSnapshot s, OrleansMeters? orleans = null)
     {
         var w = new Writer();
         w.Family("gid_silo_up", "1 while Orleans membership has the silo active, else 0.");
@@ -56,8 +57,16 @@ public static class PrometheusText
 
         w.Family("gid_dashboard_collect_milliseconds", "Time the last snapshot took to collect from the grains.");
         w.Sample("gid_dashboard_collect_milliseconds", s.CollectMs);
-        return w.ToString();
+        var text = new StringBuilder(w.ToString());
+        orleans?.Write(text);
+        return text.ToString();
     }
+
+    /// <summary>A label value, escaped as the format asks.</summary>
+    public static string Escape(string v) => v.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+
+    public static string Format(double v) =>
+        double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+Inf" : double.IsNegativeInfinity(v) ? "-Inf" : v.ToString("R", CultureInfo.InvariantCulture);
 
     private sealed class Writer
     {
@@ -74,11 +83,6 @@ public static class PrometheusText
                 _text.Append('{').AppendJoin(',', labels.Select(l => $"{l.Name}=\"{Escape(l.Value)}\"")).Append('}');
             _text.Append(' ').Append(Format(value)).Append('\n');
         }
-
-        private static string Escape(string v) => v.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
-
-        private static string Format(double v) =>
-            double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+Inf" : double.IsNegativeInfinity(v) ? "-Inf" : v.ToString("R", CultureInfo.InvariantCulture);
 
         public override string ToString() => _text.ToString();
     }

@@ -4,6 +4,7 @@ using GidCluster.Grains.Catalog;
 using GidCluster.Grains.Datasets;
 using GidCluster.Grains.Ingestion;
 using GidCluster.Grains.Sqlite;
+using GidCluster.Grains.Storage;
 using GidCluster.Grains.Training;
 using GidCluster.Grains.Work;
 using GidCluster.Silo.Auth;
@@ -47,6 +48,8 @@ public static class SiloHost
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // Orleans' placement retries log every attempt through Polly at Information.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         // Start-up notes about GC modes and the watchdog's first check are not operators' business.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
@@ -58,10 +61,10 @@ public static class SiloHost
         builder.Services.AddSingleton(_ => BlobStoreUri.Open(options.Blob));
         builder.Services.AddSingleton(new VideoSources(options.AllowedRoots));
         builder.Services.AddSingleton(sp => new WorkSlots(options.Slots, sp.GetRequiredService<ILogger<WorkSlots>>()));
-        var storage = SqliteFile.FromUri(options.Store);
         if (options.IsCoordinator)
         {
             builder.Services.AddSingleton<DashboardSessions>();
+            builder.Services.AddSingleton<OrleansMeters>();
             builder.Services.AddAuthentication(GidAuthenticationHandler.SchemeName)
                 .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, GidAuthenticationHandler>(GidAuthenticationHandler.SchemeName, null);
             builder.Services.AddAuthorization();
@@ -69,9 +72,21 @@ public static class SiloHost
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.IsCoordinator ? options.GatewayPort : 0, options.Primary, options.ServiceId, options.ClusterId);
+            var gateway = options.IsCoordinator ? options.GatewayPort : 0;
+            if (options.IsAzure)
+            {
+                silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
+                silo.ConfigureEndpoints(options.Address, options.SiloPort, gateway, listenOnAnyHostAddress: false);
+                AzureTableStore.FromUri(options.Store).AddProviders(silo);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(options.SiloPort, gateway, options.Primary, options.ServiceId, options.ClusterId);
+                silo.AddSqliteProviders(SqliteFile.FromUri(options.Store));
+            }
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = options.Id);
-            silo.AddSqliteProviders(storage);
+            if (options.Tls is { } tls)
+                silo.UseTls(tls.Configure);
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, options.Reminder.Ticks)));
             // Fast failure detection: a dead silo is declared dead in about a second, so its work moves on.
             silo.Configure<ClusterMembershipOptions>(o =>
@@ -87,6 +102,8 @@ public static class SiloHost
         });
 
         var app = builder.Build();
+        if (options.IsCoordinator)
+            app.Services.GetRequiredService<OrleansMeters>(); // listening from the start, so counters count from the start
         // Queued and running work stops with the silo; the grains' reminders re-drive it.
         app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkSlots>().Stop());
         app.MapHealth();

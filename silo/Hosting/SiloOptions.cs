@@ -3,6 +3,7 @@ using GidCluster.Grains;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Ingestion;
 using GidCluster.Grains.Sqlite;
+using GidCluster.Grains.Storage;
 using GidCluster.Grains.Work;
 
 namespace GidCluster.Silo.Hosting;
@@ -22,7 +23,7 @@ public sealed record SiloOptions
 {
     public required string Role { get; init; }
 
-    /// <summary>Grain state and reminders: <see cref="SqliteFile.UriHelp"/>.</summary>
+    /// <summary>Membership, grain state and reminders: <see cref="StoreHelp"/>.</summary>
     public required string Store { get; init; }
 
     /// <summary>Blob store URI (<see cref="BlobStoreUri.Help"/>).</summary>
@@ -48,6 +49,9 @@ public sealed record SiloOptions
     /// <summary>Address the silo and gateway listen on and advertise: loopback unless configured.</summary>
     public IPAddress Address { get; init; } = IPAddress.Loopback;
 
+    /// <summary>Mutual TLS on the silo and gateway ports (required off loopback); null: plain TCP on loopback.</summary>
+    public ClusterTls? Tls { get; init; }
+
     /// <summary>The primary silo's endpoint for localhost (development) clustering; null: this silo is the primary.</summary>
     public IPEndPoint? Primary { get; init; }
 
@@ -72,6 +76,10 @@ public sealed record SiloOptions
     /// <summary>The pipeline of jobs that name none: dataprep, the ingestion the dataset is made of.</summary>
     public string DefaultPipeline { get; init; } = GidCluster.Silo.Ingestion.DataprepPipeline.Name;
 
+    public static readonly string StoreHelp = $"{SqliteFile.UriHelp} with localhost clustering (one machine), or {AzureTableStore.UriHelp} (Orleans' Azure Table Storage clustering, grain state and reminders)";
+
+    public bool IsAzure => AzureTableStore.IsAzure(Store);
+
     public bool IsCoordinator => Role is SiloRoles.Coordinator or SiloRoles.All;
 
     public bool IsWorker => Role is SiloRoles.Worker or SiloRoles.All;
@@ -91,11 +99,15 @@ public sealed record SiloOptions
             throw new ArgumentException("--slots must be between 1 and 64");
         if (MaxInFlight is < 1 or > 100_000)
             throw new ArgumentException("--max-in-flight must be between 1 and 100000");
-        if (!Store.StartsWith("sqlite:", StringComparison.Ordinal))
-            throw new ArgumentException($"--store must be {SqliteFile.UriHelp}");
-        // The gateway and silo ports carry grain calls unauthenticated: off loopback they need TLS, which this build does not configure.
-        if (!IPAddress.IsLoopback(Address))
-            throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates, which this build does not have yet; bind to 127.0.0.1");
+        if (IsAzure)
+            _ = AzureTableStore.FromUri(Store); // a missing or malformed connection variable fails here, naming the variable
+        else if (!Store.StartsWith("sqlite:", StringComparison.Ordinal))
+            throw new ArgumentException($"--store must be {StoreHelp}");
+        if (IsAzure && Primary != null)
+            throw new ArgumentException("--primary is for sqlite stores (localhost clustering); with --store azure silos find each other in the membership table");
+        // Grain calls carry no credentials of their own: off loopback, the certificate is what lets a peer in.
+        if (!IPAddress.IsLoopback(Address) && Tls is null)
+            throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates; pass --tls-cert, --tls-key and --tls-ca (or set {ClusterTls.CertVariable}, {ClusterTls.KeyVariable}, {ClusterTls.CaVariable}), or bind to 127.0.0.1");
         GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // before the name check, so --pipeline dataprep is known
         if (!IngestionPipelines.TryCreate(DefaultPipeline, out _))
             throw new ArgumentException($"--pipeline '{DefaultPipeline}' is unknown (known: {string.Join(", ", IngestionPipelines.Names)})");
@@ -103,8 +115,8 @@ public sealed record SiloOptions
     }
 
     /// <summary>
-    /// Parses the silo's command line: <c>--role R --store sqlite:PATH --blob URI [--urls U] [--token-file F] [--allow DIR]...
-    /// [--silo-port N] [--gateway-port N] [--primary HOST:PORT] [--address IP] [--cluster-id ID] [--slots N] [--max-in-flight N]
+    /// Parses the silo's command line: <c>--role R --store sqlite:PATH|azure[?…] --blob URI [--urls U] [--token-file F] [--allow DIR]...
+    /// [--silo-port N] [--gateway-port N] [--primary HOST:PORT] [--address IP] [--tls-cert PEM --tls-key PEM --tls-ca PEM] [--cluster-id ID] [--service-id ID] [--slots N] [--max-in-flight N]
     /// [--check-seconds N] [--reminder-seconds N] [--id ID] [--pipeline NAME]</c>.
     /// </summary>
     public static SiloOptions Parse(string[] args, Func<string, string?>? environment = null)
@@ -133,6 +145,7 @@ public sealed record SiloOptions
         var token = tokenFile != null ? File.ReadAllText(tokenFile).Trim() : environment("GID_TOKEN");
         var defaults = new SiloOptions { Role = "", Store = "", Blob = "" };
         var primary = One("primary");
+        var (tlsCert, tlsKey, tlsCa) = (One("tls-cert"), One("tls-key"), One("tls-ca"));
         var address = One("address");
         var options = new SiloOptions
         {
@@ -150,11 +163,13 @@ public sealed record SiloOptions
             Address = address == null ? defaults.Address : IPAddress.TryParse(address, out var a) ? a
                 : throw new ArgumentException($"--address must be an IP address, not '{address}'"),
             ClusterId = One("cluster-id") ?? defaults.ClusterId,
+            ServiceId = One("service-id") ?? defaults.ServiceId,
             Slots = (int)Number("slots", defaults.Slots, 1),
             MaxInFlight = (int)Number("max-in-flight", defaults.MaxInFlight, 1),
             Check = TimeSpan.FromSeconds(Number("check-seconds", defaults.Check.TotalSeconds)),
             Reminder = TimeSpan.FromSeconds(Number("reminder-seconds", defaults.Reminder.TotalSeconds)),
             DefaultPipeline = One("pipeline") ?? defaults.DefaultPipeline,
+            Tls = tlsCert is null && tlsKey is null && tlsCa is null ? ClusterTls.FromEnvironment(environment) : ClusterTls.Load(tlsCert, tlsKey, tlsCa),
         };
         if (values.Count > 0)
             throw new ArgumentException($"unknown option --{values.Keys.First()}");

@@ -1,5 +1,6 @@
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
+using GidCluster.TestSupport;
 using Xunit;
 
 namespace GidCluster.Azure.Tests;

@@ -6,6 +6,7 @@ using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Blobs.Azure;
+using GidCluster.TestSupport;
 using Xunit;
 
 namespace GidCluster.Azure.Tests;

@@ -59,7 +59,7 @@ public sealed class InProcessSilo : IAsyncDisposable
 
     public const string Token = "test-token-4f9c2a7e1b";
 
-    public static async Task<InProcessSilo> StartAsync(string store, string blob, IReadOnlyList<string> allowedRoots, string role = SiloRoles.All)
+    public static async Task<InProcessSilo> StartAsync(string store, string blob, IReadOnlyList<string> allowedRoots, string role = SiloRoles.All, ClusterTls? tls = null)
     {
         var options = new SiloOptions
         {
@@ -77,6 +77,7 @@ public sealed class InProcessSilo : IAsyncDisposable
             Reminder = TimeSpan.FromSeconds(2),
             // These tests exercise the cluster; the cheap pipeline keeps them quick (dataprep has its own).
             DefaultPipeline = FrameStatsProcessor.PipelineName,
+            Tls = tls,
         };
         var logs = new CapturedLogs();
         var app = SiloHost.Build(options, l => l.AddProvider(logs));
@@ -171,6 +172,10 @@ public sealed class SiloProcess : IDisposable
         try
         {
             return await waiter.Task.WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"silo {Id} printed no line with '{text}' within {limit}");
         }
         finally
         {

@@ -51,7 +51,7 @@ public sealed class DrillFixture : IAsyncLifetime
 [Collection(DrillCollection.Name)]
 public sealed class DrillTests(DrillFixture fixture)
 {
-    private const string Token = "drill-token-7d1e93b0c5";
+    internal const string Token = "drill-token-7d1e93b0c5";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private static string[] SiloArgs(string role, string dir, string videos, int siloPort, int primary, int gateway) =>
@@ -134,7 +134,7 @@ public sealed class DrillTests(DrillFixture fixture)
         }
     }
 
-    private static async Task<ClusterView> ClusterAsync(HttpClient http)
+    internal static async Task<ClusterView> ClusterAsync(HttpClient http)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "api/cluster");
         request.Headers.Authorization = new("Bearer", Token);
@@ -142,7 +142,7 @@ public sealed class DrillTests(DrillFixture fixture)
         return (await response.Content.ReadFromJsonAsync<ClusterView>(Json))!;
     }
 
-    private static async Task<JobView?> ViewAsync(HttpClient http, string job)
+    internal static async Task<JobView?> ViewAsync(HttpClient http, string job)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/ingestion/jobs/{job}");
         request.Headers.Authorization = new("Bearer", Token);
@@ -150,7 +150,10 @@ public sealed class DrillTests(DrillFixture fixture)
         return response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JobView>(Json) : null;
     }
 
-    private async Task AssertSameDatasetAsync(string dir, string dataset)
+    private Task AssertSameDatasetAsync(string dir, string dataset) => AssertSameDatasetAsync(fixture, dir, dataset);
+
+    /// <summary>The dataset under <paramref name="dir"/>/blobs is byte-identical to the fixture's uninterrupted run, each video (and sample) once.</summary>
+    internal static async Task AssertSameDatasetAsync(DrillFixture fixture, string dir, string dataset)
     {
         var made = await DatasetAsync(new LocalBlobStore($"{dir}/blobs"), dataset);
         Assert.Equal(fixture.Reference.Keys.Order(StringComparer.Ordinal), made.Keys.Order(StringComparer.Ordinal));

@@ -92,7 +92,7 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         + "or azure://CONTAINER?account=NAME (or ?endpoint=URL) with DefaultAzureCredential (workload identity, managed identity, az login)";
 
     /// <summary>The environment variable read when the URI names none (the name Azure's own tools use).</summary>
-    public const string DefaultConnectionVariable = "AZURE_STORAGE_CONNECTION_STRING";
+    public const string DefaultConnectionVariable = AzureAccountQuery.DefaultConnectionVariable;
 
     /// <summary>
     /// Opens a store from <c>azure://CONTAINER[?connection-env=VAR]</c>: the connection string (with its key) is
@@ -111,43 +111,13 @@ public sealed class AzureBlobStore : IBlobStore, IDisposable
         var container = (q < 0 ? rest : rest[..q]).TrimEnd('/');
         if (container.Contains('/') || container.Contains(';') || container.Contains('='))
             throw new ArgumentException($"Azure blob URI must be azure://CONTAINER with nothing after the container; expected {UriHelp}", nameof(uri));
-        var variable = DefaultConnectionVariable;
-        Uri? endpoint = null;
-        foreach (var pair in (q < 0 ? "" : rest[(q + 1)..]).Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var eq = pair.IndexOf('=');
-            var name = eq < 0 ? pair : pair[..eq];
-            if (name is not ("connection-env" or "account" or "endpoint") || eq < 0 || eq == pair.Length - 1)
-                throw new ArgumentException($"Azure blob URI: the only query parameter is connection-env=VARIABLE, account=NAME or endpoint=URL; expected {UriHelp}", nameof(uri));
-            var value = Uri.UnescapeDataString(pair[(eq + 1)..]);
-            if (name == "connection-env")
-                variable = value;
-            else
-                endpoint = AccountEndpoint(name, value);
-        }
+        var (variable, endpoint) = AzureAccountQuery.Parse(q < 0 ? "" : rest[(q + 1)..], "Azure blob URI", "blob", UriHelp);
         if (endpoint != null)
-        {
-            if (variable != DefaultConnectionVariable)
-                throw new ArgumentException("Azure blob URI: give either connection-env or account/endpoint, not both", nameof(uri));
             return new AzureBlobStore(endpoint, new DefaultAzureCredential(), ValidateContainer(container), options);
-        }
         var connection = environment(variable);
         if (string.IsNullOrWhiteSpace(connection))
             throw new ArgumentException($"Azure blob URI for container '{container}': environment variable {variable} is not set (it must hold the storage connection string)", nameof(uri));
         return FromConnectionString(connection, container, options);
-    }
-
-    private static Uri AccountEndpoint(string kind, string value)
-    {
-        if (kind == "account")
-        {
-            if (value.Length is < 3 or > 24 || !value.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9')))
-                throw new ArgumentException($"Azure blob URI: account name '{value}' is invalid: 3–24 lower-case letters and digits");
-            return new Uri($"https://{value}.blob.core.windows.net");
-        }
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http") || !string.IsNullOrEmpty(url.Query) || !string.IsNullOrEmpty(url.UserInfo))
-            throw new ArgumentException("Azure blob URI: endpoint must be the account's blob endpoint URL (https://NAME.blob.core.windows.net), without query or user info");
-        return url;
     }
 
     public string Container { get; }

@@ -3,14 +3,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using GidCluster.TestSupport;
-using Xunit;
-
-namespace GidCluster.Azure.Tests;
+namespace GidCluster.TestSupport;
 
 /// <summary>
-/// A real Azurite blob server on a free loopback port, started once for every test class in the
-/// "azurite" collection and always stopped. Its account has a fresh random key, so that the
+/// A real Azurite server (blob, table and queue services) on free loopback ports, started once per
+/// test collection or class that asks for it and always stopped. Its account has a fresh random key, so that the
 /// "key never printed" checks look for a secret nobody else knows; the published development
 /// account is loaded too, to check the <c>UseDevelopmentStorage=true</c> shortcut.
 /// </summary>
@@ -27,18 +24,24 @@ public sealed class AzuriteServer : IDisposable
 
     public AzuriteServer()
     {
-        var exe = Path.Combine(Paths.Repo, "tests", "js", "node_modules", ".bin", "azurite-blob");
+        var exe = Path.Combine(Paths.Repo, "tests", "js", "node_modules", ".bin", "azurite");
         if (!File.Exists(exe))
             throw new InvalidOperationException($"Azurite is not installed at {exe}: run ./gid once (it installs the npm test tools)");
         Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
         Port = FreePort();
+        TablePort = FreePort();
         var start = new ProcessStartInfo(exe)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _data.Path,
         };
-        foreach (var a in new[] { "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--location", _data.Path, "--silent" })
+        string[] args =
+        [
+            "--blobHost", "127.0.0.1", "--blobPort", $"{Port}", "--tableHost", "127.0.0.1", "--tablePort", $"{TablePort}",
+            "--queueHost", "127.0.0.1", "--queuePort", $"{FreePort()}", "--location", _data.Path, "--silent",
+        ];
+        foreach (var a in args)
             start.ArgumentList.Add(a);
         start.Environment["AZURITE_ACCOUNTS"] = $"{Account}:{Key};devstoreaccount1:{DevelopmentKey}";
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start Azurite");
@@ -46,21 +49,28 @@ public sealed class AzuriteServer : IDisposable
         _process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_output) _output.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        WaitUntilListening(TimeSpan.FromSeconds(30));
+        WaitUntilListening(Port, TimeSpan.FromSeconds(30));
+        WaitUntilListening(TablePort, TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>The blob service's port.</summary>
     public int Port { get; }
+
+    /// <summary>The table service's port (Orleans' clustering, grain state and reminders).</summary>
+    public int TablePort { get; }
 
     /// <summary>The random account key (base64).</summary>
     public string Key { get; }
 
     public Uri Endpoint => new($"http://127.0.0.1:{Port}/{Account}");
 
+    public Uri TableEndpoint => new($"http://127.0.0.1:{TablePort}/{Account}");
+
     public string ConnectionString => ConnectionStringFor(Endpoint);
 
     /// <summary>A connection string for this account reaching it through <paramref name="endpoint"/> (e.g. a proxy).</summary>
     public string ConnectionStringFor(Uri endpoint) =>
-        $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};BlobEndpoint={endpoint}";
+        $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};BlobEndpoint={endpoint};TableEndpoint={TableEndpoint}";
 
     public string Output { get { lock (_output) return _output.ToString(); } }
 
@@ -81,7 +91,7 @@ public sealed class AzuriteServer : IDisposable
         }
     }
 
-    internal static int FreePort()
+    public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -90,7 +100,7 @@ public sealed class AzuriteServer : IDisposable
         return port;
     }
 
-    private void WaitUntilListening(TimeSpan limit)
+    private void WaitUntilListening(int port, TimeSpan limit)
     {
         var deadline = DateTime.UtcNow + limit;
         while (DateTime.UtcNow < deadline)
@@ -100,15 +110,12 @@ public sealed class AzuriteServer : IDisposable
             try
             {
                 using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
+                client.Connect(IPAddress.Loopback, port);
                 return;
             }
             catch (SocketException) { Thread.Sleep(100); }
         }
         Dispose();
-        throw new TimeoutException($"Azurite did not listen on port {Port} within {limit}:\n{Output}");
+        throw new TimeoutException($"Azurite did not listen on port {port} within {limit}:\n{Output}");
     }
 }
-
-[CollectionDefinition("azurite")]
-public sealed class AzuriteCollection : ICollectionFixture<AzuriteServer>;
