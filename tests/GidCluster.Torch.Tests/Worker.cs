@@ -27,6 +27,7 @@ public static class Worker
                 "faults" => Faults(args.Length > 1 && args[1] == "onednn"),
                 "matmul-abort" => MatMulAbort(),
                 "onednn-conv" => OneDnnConvolution(),
+                "train" => GidCluster.Training.Trainer.RankProcess.Run(args[1], TimeSpan.FromSeconds(60)),
                 _ => throw new ArgumentException($"unknown worker mode {args[0]}"),
             };
         }
