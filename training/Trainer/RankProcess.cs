@@ -15,6 +15,9 @@ public static class RankProcess
     public const string MetricPrefix = "METRIC ";
     public const string CheckpointPrefix = "CHECKPOINT ";
 
+    /// <summary>Before and after the run: <c>FIXED-LOSS step loss</c>, the loss on a fixed batch with fixed draws.</summary>
+    public const string FixedLossPrefix = "FIXED-LOSS ";
+
     public static int Run(string specPath, TimeSpan? collectiveTimeout = null, CancellationToken cancel = default)
     {
         var spec = TrainSpec.Read(specPath);
@@ -23,10 +26,12 @@ public static class RankProcess
         using var group = world > 1 ? ProcessGroup.FromEnvironment(collectiveTimeout ?? TimeSpan.FromMinutes(2)) : null;
         using var trainer = new Trainer(spec, group);
         var output = Console.Out;
+        output.WriteLine(FormattableString.Invariant($"{FixedLossPrefix}{trainer.Position} {trainer.FixedBatchLoss():R}"));
         trainer.Run(
             m => output.WriteLine(MetricPrefix + JsonSerializer.Serialize(m)),
             c => output.WriteLine(CheckpointPrefix + JsonSerializer.Serialize(c)),
             cancel);
+        output.WriteLine(FormattableString.Invariant($"{FixedLossPrefix}{trainer.Position} {trainer.FixedBatchLoss():R}"));
         output.Flush();
         return 0;
     }

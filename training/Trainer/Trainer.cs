@@ -156,6 +156,25 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The loss, without gradients, on this rank's first micro-batch of epoch 0 with fixed draws (the same noise,
+    /// timesteps and slices every time it is called), averaged over the ranks: a training-progress figure free of the
+    /// draw-to-draw noise of the per-step diffusion loss.
+    /// </summary>
+    public double FixedBatchLoss()
+    {
+        var total = 0.0;
+        for (var s = 0; s < _loaders.Count; s++)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (images, volumes) = Resize(_loaders[s].Epoch(0).First().ToTensors());
+            using var generator = new Generator(DrawSeed(_spec.Seed, -1, 0, _firstShard + s));
+            total += _loss(images, volumes, generator).item<float>();
+        }
+        return GlobalMean(total / _loaders.Count);
+    }
+
     /// <summary>Writes <c>OUTPUT/step-NNNNNNNN/</c>: <c>config.json</c> first, then the checkpoint (its presence marks the folder complete).</summary>
     private CheckpointWritten SaveCheckpoint(long micro, long microPerEpoch)
     {
@@ -230,28 +249,28 @@ public sealed class Trainer : IDisposable
         switch (spec.Stage)
         {
             case "vae":
-            {
-                var vae = new AutoencoderKL(config.Vae);
-                return (vae, (_, volumes, g) => StageLosses.Vae(vae, volumes, g));
-            }
+                {
+                    var vae = new AutoencoderKL(config.Vae);
+                    return (vae, (_, volumes, g) => StageLosses.Vae(vae, volumes, g));
+                }
             case "ldm1":
-            {
-                var vae = FrozenVae(spec, config, owned);
-                var schedule = new NoiseSchedule(config.Unet);
-                owned.Add(schedule);
-                var unet = new UNet(config.Unet);
-                return (unet, (images, volumes, g) => StageLosses.Stage1(unet, schedule, vae, images, volumes, g));
-            }
+                {
+                    var vae = FrozenVae(spec, config, owned);
+                    var schedule = new NoiseSchedule(config.Unet);
+                    owned.Add(schedule);
+                    var unet = new UNet(config.Unet);
+                    return (unet, (images, volumes, g) => StageLosses.Stage1(unet, schedule, vae, images, volumes, g));
+                }
             case "ldm2":
-            {
-                var vae = FrozenVae(spec, config, owned);
-                var schedule = new NoiseSchedule(config.Unet);
-                owned.Add(schedule);
-                var stage1 = new UNet(config.Unet);
-                TrainingCheckpoint.LoadWeights(spec.Stage1Checkpoint!, stage1);
-                var model = new FrequencyCoordinatedUNet(stage1, config.Stage2);
-                return (model, (images, volumes, g) => StageLosses.Stage2(model, schedule, vae, images, volumes, g));
-            }
+                {
+                    var vae = FrozenVae(spec, config, owned);
+                    var schedule = new NoiseSchedule(config.Unet);
+                    owned.Add(schedule);
+                    var stage1 = new UNet(config.Unet);
+                    TrainingCheckpoint.LoadWeights(spec.Stage1Checkpoint!, stage1);
+                    var model = new FrequencyCoordinatedUNet(stage1, config.Stage2);
+                    return (model, (images, volumes, g) => StageLosses.Stage2(model, schedule, vae, images, volumes, g));
+                }
             default:
                 throw new ArgumentException($"stage '{spec.Stage}' has no trainer");
         }
