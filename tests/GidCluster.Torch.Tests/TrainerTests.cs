@@ -193,7 +193,7 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
             var pa = a.named_parameters().ToList();
             var pb = b.named_parameters().ToList();
             for (var i = 0; i < pa.Count; i++)
-                Assert.True(pa[i].parameter.equal(pb[i].parameter).item<bool>(), $"{(ema ? "ema" : "model")} {pa[i].name} differs after resuming");
+                Assert.True(pa[i].parameter.eq(pb[i].parameter).all().item<bool>(), $"{(ema ? "ema" : "model")} {pa[i].name} differs after resuming");
         }
     }
 
