@@ -175,26 +175,44 @@ public sealed class Trainer : IDisposable
         return GlobalMean(total / _loaders.Count);
     }
 
-    /// <summary>Writes <c>OUTPUT/step-NNNNNNNN/</c>: <c>config.json</c> first, then the checkpoint (its presence marks the folder complete).</summary>
+    /// <summary>
+    /// Writes <c>OUTPUT/step-NNNNNNNN/</c>: <c>config.json</c> and <c>dataset.json</c> (what inference needs of the data:
+    /// the normalization scales, the bins' frequencies, fps and the trained frame size) first, then the checkpoint
+    /// (its presence marks the folder complete).
+    /// </summary>
     private CheckpointWritten SaveCheckpoint(long micro, long microPerEpoch)
     {
         var dir = Path.Combine(_spec.Output, StepFolder(Position));
         var config = _config.SaveTo(dir);
+        var facts = Path.Combine(dir, DatasetFactsFile);
+        File.WriteAllText(facts, DatasetFacts().ToJsonString());
         var file = Path.Combine(dir, TrainSpec.CheckpointFile(_spec.Stage));
         TrainingCheckpoint.Save(file, _model, _optimizer, new TrainingPosition(Position, micro / microPerEpoch, micro % microPerEpoch), _emaState);
-        return new CheckpointWritten(Position, dir, [config, file]);
+        return new CheckpointWritten(Position, dir, [config, facts, file]);
+    }
+
+    /// <summary>The file beside each checkpoint with the dataset facts of the model-folder contract.</summary>
+    public const string DatasetFactsFile = "dataset.json";
+
+    /// <summary><c>{"scales": [K], "frequencies_hz": [K], "fps", "frame_size": [W, H]}</c>; bin k of an N-frame clip is k·fps/N Hz.</summary>
+    private System.Text.Json.Nodes.JsonObject DatasetFacts()
+    {
+        var prep = Manifest.Config ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest has no dataprep config (fps, clip_frames)");
+        var fps = prep["fps"]?.GetValue<double>() ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest's config has no fps");
+        var frames = prep["clip_frames"]?.GetValue<int>() ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest's config has no clip_frames");
+        var scales = Manifest.Normalization?.Scales ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest has no normalization scales");
+        int[] size = _spec.FrameSize ?? [prep["width"]!.GetValue<int>(), prep["height"]!.GetValue<int>()];
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["scales"] = new System.Text.Json.Nodes.JsonArray(scales.Select(v => (System.Text.Json.Nodes.JsonNode)(double)v).ToArray()),
+            ["frequencies_hz"] = new System.Text.Json.Nodes.JsonArray(Enumerable.Range(0, scales.Length).Select(k => (System.Text.Json.Nodes.JsonNode)(k * fps / frames)).ToArray()),
+            ["fps"] = fps,
+            ["frame_size"] = new System.Text.Json.Nodes.JsonArray(size[0], size[1]),
+        };
     }
 
     /// <summary>The folder name of a step's checkpoint.</summary>
     public static string StepFolder(long step) => "step-" + step.ToString("D8", CultureInfo.InvariantCulture);
-
-    /// <summary>The newest complete checkpoint of a stage under <paramref name="output"/>, or null.</summary>
-    public static string? LatestCheckpoint(string output, string stage)
-    {
-        if (!Directory.Exists(output)) return null;
-        return Directory.GetDirectories(output, "step-*").Order(StringComparer.Ordinal)
-            .Select(d => Path.Combine(d, TrainSpec.CheckpointFile(stage))).LastOrDefault(File.Exists);
-    }
 
     private double GlobalMean(double local)
     {
