@@ -14,6 +14,7 @@ var root = new RootCommand("GidCluster: learn a generative prior over scene moti
     DataprepCommand.Create(),
     SpectrumCommand.Create(),
     SynthCommand.Create(),
+    TrainCommand.Create(),
     TestCommand.Create(),
     UpCommand.Create(),
     VersionsCommand.Create(),

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
+using System.Text.Json.Nodes;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
 using Spectre.Console;
@@ -8,7 +9,8 @@ namespace GidCluster.Client.Commands;
 
 /// <summary>
 /// <c>gid checkpoints list RUN</c> and <c>gid checkpoints pull RUN [--step N] --out DIR</c>: the run grain lists the
-/// checkpoint's files; the pull reads them from the blob store directly and verifies every file's SHA-256.
+/// checkpoint's files; the pull reads them from the blob store directly and verifies every file's SHA-256. Pulling an
+/// ldm1/ldm2 run assembles the model folder (<c>model.json</c>, <c>vae.pt</c>, <c>ldm.pt</c>) by following <c>--from</c>.
 /// </summary>
 public static class CheckpointsCommand
 {
@@ -59,9 +61,48 @@ public static class CheckpointsCommand
                 Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
             }
             Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
+            if (await AssembleModelFolderAsync(client, blobs, runId, dir, cancel) is { } model)
+                Console.WriteLine($"model folder: {model}");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// For an ldm1/ldm2 run: follows <c>--from</c> to the VAE run, pulls its latest <c>vae.pt</c> beside the run's
+    /// <c>ldm.pt</c> and writes <c>model.json</c> (the model-folder contract shared with inference). Returns its path,
+    /// or null for a run that is not a latent diffusion stage.
+    /// </summary>
+    private static async Task<string?> AssembleModelFolderAsync(ClusterClient client, IBlobStore blobs, string runId, string dir, CancellationToken cancel)
+    {
+        var details = await client.Grains.GetGrain<ITrainingRunGrain>(runId).GetDetails();
+        if (details?.Launch is not { Stage: "ldm1" or "ldm2" } launch)
+            return null;
+        var vaeRun = launch.From!;
+        if (launch.Stage == "ldm2")
+        {
+            var parent = await client.Grains.GetGrain<ITrainingRunGrain>(launch.From!).GetDetails();
+            vaeRun = parent?.Launch?.From ?? throw new ClusterClientException($"run {launch.From} (the stage-1 run of {runId}) records no VAE run");
+        }
+        var vae = (await CheckpointsAsync(client, vaeRun)).LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/vae.pt", StringComparison.Ordinal))
+            ?? throw new ClusterClientException($"VAE run {vaeRun} has no vae.pt checkpoint");
+        await DownloadVerifiedAsync(blobs, vae, Path.Combine(dir, "vae.pt"), cancel);
+        Console.WriteLine($"{vae.Path} → {Path.Combine(dir, "vae.pt")} ({vae.Size} bytes, sha256 ok)");
+        var facts = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "dataset.json"), cancel))!.AsObject();
+        var model = new JsonObject
+        {
+            ["format"] = "gid-model/1",
+            ["config"] = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "config.json"), cancel)),
+            ["ldm_stage"] = launch.Stage,
+            ["scales"] = facts["scales"]!.DeepClone(),
+            ["frequencies_hz"] = facts["frequencies_hz"]!.DeepClone(),
+            ["fps"] = facts["fps"]!.DeepClone(),
+            ["frame_size"] = facts["frame_size"]!.DeepClone(),
+            ["runs"] = new JsonObject { ["vae"] = vaeRun, ["ldm"] = runId, ["renderer"] = null },
+        };
+        var path = Path.Combine(dir, "model.json");
+        await File.WriteAllTextAsync(path, model.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancel);
+        return path;
     }
 
     private static async Task<IReadOnlyList<CheckpointView>> CheckpointsAsync(ClusterClient client, string runId)

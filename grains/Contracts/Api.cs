@@ -61,3 +61,16 @@ public sealed record ClusterView(string Storage, string Blobs, IReadOnlyList<str
 [GenerateSerializer, Immutable]
 public sealed record EventView(long Id, DateTimeOffset At, string? Job, string? Grain, string? Silo, string Kind, string Message);
 
+
+/// <summary>
+/// <c>gid train launch</c>: a stage trained by <paramref name="Ranks"/> local rank processes. <paramref name="Dataset"/> is a
+/// dataset name of the cluster or a manifest folder on the silo's machine; <paramref name="From"/> the run whose
+/// checkpoints this stage builds on (ldm1: a vae run; ldm2: an ldm1 run).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TrainLaunchRequest(string Stage, string Dataset, int Ranks, string Config, string? From, IReadOnlyList<string> Overrides,
+    int BatchSize, long Steps, long CheckpointEvery, ulong Seed, IReadOnlyList<int>? FrameSize, int MaxRestarts);
+
+/// <summary>What <c>gid runs show</c> prints beyond <see cref="RunView"/>: the launch, restarts and the latest step's figures.</summary>
+[GenerateSerializer, Immutable]
+public sealed record RunDetails(RunView Run, TrainLaunchRequest? Launch, int Restarts, long? Step, double? Loss, double? SamplesPerSecond, double? StepsPerSecond);

@@ -153,4 +153,18 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 
     /// <summary>Ends the run: <c>succeeded</c> or <c>failed</c> with an error.</summary>
     Task Finish(string state, string? error);
+
+    /// <summary>
+    /// Creates the run and starts its rank processes on this silo (returns at once); on a rank failure the grain stops
+    /// the other ranks and restarts all from the last checkpoint, at most <see cref="TrainLaunchRequest.MaxRestarts"/> times.
+    /// </summary>
+    Task Launch(TrainLaunchRequest request);
+
+    Task<RunDetails?> GetDetails();
+
+    /// <summary>Records a step's samples/s besides loss and step rate (the rank supervisor calls it).</summary>
+    Task RecordStep(long step, double loss, double samplesPerSecond, double stepsPerSecond);
+
+    /// <summary>Counts a restart of all ranks after a failure (the rank supervisor calls it).</summary>
+    Task RecordRestart(string reason);
 }

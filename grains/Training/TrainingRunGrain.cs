@@ -1,4 +1,6 @@
 using GidCluster.Contracts;
+using GidCluster.Grains.Blobs;
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
 
@@ -15,15 +17,20 @@ public sealed class TrainingRunState
     [Id(5)] public List<long> MetricAt { get; set; } = [];
     [Id(6)] public List<double> Loss { get; set; } = [];
     [Id(7)] public List<double> StepRate { get; set; } = [];
+    [Id(8)] public TrainLaunchRequest? Launch { get; set; }
+    [Id(9)] public int Restarts { get; set; }
+    [Id(10)] public long? Step { get; set; }
+    [Id(11)] public double? SamplesPerSecond { get; set; }
 }
 
 /// <summary>
 /// A training run as the client and the dashboard see it: state, checkpoints (files in the blob
-/// store with sha256) and loss/step-rate curves. The launcher that creates runs is the training
-/// issue's; nothing in this repository creates them yet.
+/// store with sha256) and loss/step-rate curves; <see cref="Launch"/> starts its rank processes on this
+/// silo under a <see cref="RankSupervisor"/>, which reports back through this grain.
 /// </summary>
 [GrainType(GrainNames.TrainingRunType)]
-public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)] IPersistentState<TrainingRunState> state) : Grain, ITrainingRunGrain
+public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)] IPersistentState<TrainingRunState> state,
+    IBlobStore blobs, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
 {
     /// <summary>Curves keep at most this many points: every other one is dropped when full.</summary>
     private const int MaxPoints = 800;
@@ -89,6 +96,43 @@ public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)
         if (finalState is not ("succeeded" or "failed"))
             throw new ArgumentException($"a run ends succeeded or failed, not '{finalState}'", nameof(finalState));
         (state.State.State, state.State.Error) = (finalState, error);
+        await SaveAsync();
+    }
+
+    public async Task Launch(TrainLaunchRequest request)
+    {
+        if (state.RecordExists && state.State.Launch is not null)
+            throw new InvalidOperationException($"run '{this.GetPrimaryKeyString()}' was launched already");
+        RankSupervisor.Validate(request);
+        await Create();
+        state.State.Launch = request;
+        await SaveAsync();
+        var supervisor = new RankSupervisor(this.GetPrimaryKeyString(), request, GrainFactory, blobs, logger);
+        // Rank processes are long work: supervised on the thread pool, never on the Orleans scheduler.
+        _ = Task.Run(supervisor.RunAsync);
+    }
+
+    public Task<RunDetails?> GetDetails()
+    {
+        if (!state.RecordExists)
+            return Task.FromResult<RunDetails?>(null);
+        var s = state.State;
+        var view = GetView().Result!;
+        return Task.FromResult<RunDetails?>(new RunDetails(view, s.Launch, s.Restarts, s.Step,
+            s.Loss.Count == 0 ? null : s.Loss[^1], s.SamplesPerSecond, s.StepRate.Count == 0 ? null : s.StepRate[^1]));
+    }
+
+    public async Task RecordStep(long step, double loss, double samplesPerSecond, double stepsPerSecond)
+    {
+        (state.State.Step, state.State.SamplesPerSecond) = (step, samplesPerSecond);
+        await RecordMetrics(step, loss, stepsPerSecond);
+    }
+
+    public async Task RecordRestart(string reason)
+    {
+        Exists();
+        state.State.Restarts++;
+        state.State.Error = reason;
         await SaveAsync();
     }
 

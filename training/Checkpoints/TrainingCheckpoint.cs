@@ -12,12 +12,13 @@ public sealed record TrainingPosition(long Step, long Epoch, long BatchInEpoch);
 /// <summary>
 /// A training checkpoint as one <c>torch.save</c> file (through TorchSharp.PyBridge's pickler):
 /// <c>{'model': state_dict, 'optimizer': optimizer.state_dict(), 'step', 'epoch', 'batch_in_epoch',
-/// 'rng_state': torch.get_rng_state()}</c>. Python resumes with <c>torch.load</c> +
+/// 'rng_state': torch.get_rng_state()}</c>, plus <c>'ema'</c> (the averaged weights, same keys as <c>'model'</c>)
+/// when the trainer keeps an EMA. Python resumes with <c>torch.load</c> +
 /// <c>load_state_dict</c> + <c>torch.set_rng_state</c>; we read what Python writes in that layout.
 /// </summary>
 public static class TrainingCheckpoint
 {
-    public static void Save(string path, nn.Module model, optim.Optimizer optimizer, TrainingPosition position)
+    public static void Save(string path, nn.Module model, optim.Optimizer optimizer, TrainingPosition position, IReadOnlyDictionary<string, Tensor>? ema = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (optimizer is not OptimizerHelper helper)
@@ -35,6 +36,13 @@ public static class TrainingCheckpoint
             ["batch_in_epoch"] = position.BatchInEpoch,
             ["rng_state"] = get_rng_state(),
         };
+        if (ema is not null)
+        {
+            var emaState = new Hashtable();
+            foreach (var (name, tensor) in ema)
+                emaState[name] = tensor;
+            content["ema"] = emaState;
+        }
         var temp = path + ".tmp";
         using (var stream = File.Create(temp))
             PyTorchPickler.PickleStateDict(stream, content);
@@ -42,33 +50,38 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>Loads weights, optimizer state and RNG into the given objects and returns the position.</summary>
-    public static TrainingPosition Load(string path, nn.Module model, optim.Optimizer optimizer)
+    public static TrainingPosition Load(string path, nn.Module model, optim.Optimizer optimizer) => Load(path, model, optimizer, ema: null);
+
+    /// <summary>
+    /// As <see cref="Load(string, nn.Module, optim.Optimizer)"/>, and copies the checkpoint's <c>'ema'</c> entries into
+    /// <paramref name="ema"/> (name → tensor, same keys as the model's state dict); a checkpoint without an EMA fails.
+    /// Parameters keep their <c>requires_grad</c> as the caller set it.
+    /// </summary>
+    public static TrainingPosition Load(string path, nn.Module model, optim.Optimizer optimizer, IReadOnlyDictionary<string, Tensor>? ema)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"checkpoint {path} does not exist", path);
         if (optimizer is not OptimizerHelper helper)
             throw new ArgumentException($"optimizer {optimizer.GetType().Name} has no PyTorch state-dict form", nameof(optimizer));
-        Hashtable content;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            content = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
-        }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException)
-        {
-            throw new InvalidDataException($"checkpoint {path} is not a torch.save file this reader understands: {e.Message}", e);
-        }
+        var content = Read(path);
         // No dispose scope here: the optimizer state load_py creates must outlive this call.
-        var weights = new Dictionary<string, Tensor>();
-        foreach (DictionaryEntry e in Entry<IDictionary>(content, "model", path))
-            weights[(string)e.Key] = e.Value as Tensor ?? throw new InvalidDataException($"checkpoint {path}: model entry '{e.Key}' is not a tensor");
-        CheckKeys(model, weights, path);
-        model.load_state_dict(weights, strict: true);
+        var trainable = ema is null ? null : model.parameters().Select(p => p.requires_grad).ToList();
+        LoadInto(model, content, "model", path);
         // Loading copies values into the existing parameters; make sure none came back frozen
         // (PyBridge's own load_py copies Python's requires_grad=False onto parameters).
-        foreach (var p in model.parameters())
-            p.requires_grad = true;
-        foreach (var w in weights.Values) w.Dispose(); // copied into the model
+        var parameters = model.parameters().ToList();
+        for (var i = 0; i < parameters.Count; i++)
+            parameters[i].requires_grad = trainable?[i] ?? true;
+        if (ema is not null)
+        {
+            using var noGrad = no_grad();
+            var saved = Weights(content, "ema", path);
+            foreach (var (name, target) in ema)
+            {
+                if (!saved.TryGetValue(name, out var value))
+                    throw new InvalidDataException($"checkpoint {path}: 'ema' has no entry '{name}'");
+                target.copy_(value);
+            }
+            foreach (var w in saved.Values) w.Dispose();
+        }
 
         using (var buffer = new MemoryStream())
         {
@@ -79,6 +92,52 @@ public static class TrainingCheckpoint
         using (var rng = Entry<Tensor>(content, "rng_state", path))
             set_rng_state(rng);
         return new TrainingPosition(Number(content, "step", path), Number(content, "epoch", path), Number(content, "batch_in_epoch", path));
+    }
+
+    /// <summary>
+    /// Loads only the weights of a checkpoint into <paramref name="model"/> (a frozen network another stage builds on):
+    /// its <c>'ema'</c> entry when <paramref name="preferEma"/> and present, else <c>'model'</c>. Returns which one it used.
+    /// </summary>
+    public static string LoadWeights(string path, nn.Module model, bool preferEma = true)
+    {
+        var content = Read(path);
+        var key = preferEma && content.ContainsKey("ema") ? "ema" : "model";
+        var trainable = model.parameters().Select(p => p.requires_grad).ToList();
+        LoadInto(model, content, key, path);
+        var parameters = model.parameters().ToList();
+        for (var i = 0; i < parameters.Count; i++) parameters[i].requires_grad = trainable[i];
+        return key;
+    }
+
+    private static Hashtable Read(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"checkpoint {path} does not exist", path);
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException)
+        {
+            throw new InvalidDataException($"checkpoint {path} is not a torch.save file this reader understands: {e.Message}", e);
+        }
+    }
+
+    private static Dictionary<string, Tensor> Weights(Hashtable content, string key, string path)
+    {
+        var weights = new Dictionary<string, Tensor>();
+        foreach (DictionaryEntry e in Entry<IDictionary>(content, key, path))
+            weights[(string)e.Key] = e.Value as Tensor ?? throw new InvalidDataException($"checkpoint {path}: {key} entry '{e.Key}' is not a tensor");
+        return weights;
+    }
+
+    private static void LoadInto(nn.Module model, Hashtable content, string key, string path)
+    {
+        var weights = Weights(content, key, path);
+        CheckKeys(model, weights, path);
+        model.load_state_dict(weights, strict: true);
+        foreach (var w in weights.Values) w.Dispose(); // copied into the model
     }
 
     /// <summary>The optimizer's state dict as PyTorch lays it out (PyBridge writes it; read back as a pickle tree).</summary>

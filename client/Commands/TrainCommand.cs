@@ -1,0 +1,63 @@
+using System.CommandLine;
+using GidCluster.Contracts;
+using GidCluster.Training.Trainer;
+
+namespace GidCluster.Client.Commands;
+
+/// <summary>
+/// <c>gid train launch …</c>: asks the cluster's training-run grain to run a stage on N local rank processes.
+/// <c>gid train rank --spec FILE</c>: one such rank (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set by the launcher). The
+/// ranks run inside the <c>gid</c> client so TorchSharp's native libraries are not copied into another output folder.
+/// </summary>
+public static class TrainCommand
+{
+    public static Command Create() => new("train", "Train a stage of the model (vae, ldm1, ldm2) through the cluster.") { Launch(), Rank() };
+
+    private static Command Launch()
+    {
+        var stage = new Option<string>("--stage") { Description = "vae, ldm1 (--from a vae run) or ldm2 (--from an ldm1 run).", Required = true };
+        stage.AcceptOnlyFromAmong(TrainSpec.Stages);
+        var dataset = new Option<string>("--dataset") { Description = "A dataset of the cluster, or a manifest folder on the silo's machine.", Required = true };
+        var ranks = new Option<int>("--ranks") { Description = "Rank processes (data parallel, rendezvous on loopback).", DefaultValueFactory = _ => 1 };
+        var config = new Option<string>("--config") { Description = "tiny or paper (or a config file on the silo's machine).", DefaultValueFactory = _ => "tiny" };
+        var from = new Option<string?>("--from") { Description = "The run this stage builds on." };
+        var set = new Option<string[]>("--set") { Description = "Config override section.key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var batch = new Option<int>("--batch") { Description = "Samples per rank per step.", DefaultValueFactory = _ => 2 };
+        var steps = new Option<long>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 100 };
+        var every = new Option<long>("--checkpoint-every") { Description = "Checkpoint every N steps (and at the end).", DefaultValueFactory = _ => 25 };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1UL };
+        var size = new Option<string?>("--frame-size") { Description = "Train at WxH (frames area-resized), e.g. 64x32." };
+        var restarts = new Option<int>("--max-restarts") { Description = "Restarts from the last checkpoint after a rank failure.", DefaultValueFactory = _ => 3 };
+        var run = new Option<string?>("--run") { Description = "The run id (default: STAGE-yyyyMMdd-HHmmss)." };
+        var command = new Command("launch", "Launch a training run on the cluster.") { stage, dataset, ranks, config, from, set, batch, steps, every, seed, size, restarts, run };
+        var cluster = ClusterClient.AddConnectionOption(command);
+        command.SetAction((parse, cancel) => Cli.RunAsync("gid train launch", async () =>
+        {
+            var request = new TrainLaunchRequest(parse.GetValue(stage)!, parse.GetValue(dataset)!, parse.GetValue(ranks), parse.GetValue(config)!,
+                parse.GetValue(from), parse.GetValue(set) ?? [], parse.GetValue(batch), parse.GetValue(steps), parse.GetValue(every),
+                parse.GetValue(seed), FrameSize(parse.GetValue(size)), parse.GetValue(restarts));
+            var id = parse.GetValue(run) ?? $"{request.Stage}-{DateTime.UtcNow:yyyyMMdd-HHmmss}";
+            await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
+            await client.Grains.GetGrain<ITrainingRunGrain>(id).Launch(request);
+            Console.WriteLine($"launched run {id}: {request.Stage} on {request.Ranks} rank(s); follow it with `gid runs show {id}`");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static int[]? FrameSize(string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split('x');
+        return parts.Length == 2 && int.TryParse(parts[0], out var w) && int.TryParse(parts[1], out var h) && w > 0 && h > 0
+            ? [w, h] : throw new ArgumentException($"--frame-size '{text}' is not WxH");
+    }
+
+    private static Command Rank()
+    {
+        var spec = new Option<string>("--spec") { Description = "The run's training spec (JSON, written by the launcher).", Required = true };
+        var command = new Command("rank", "Run one rank of a training run (started by the launcher; reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).") { spec };
+        command.SetAction((parse, cancel) => Task.FromResult(RankProcess.Run(parse.GetValue(spec)!, cancel: cancel)));
+        return command;
+    }
+}

@@ -1,0 +1,67 @@
+using GidCluster.Training.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GidCluster.Training.Trainer;
+
+/// <summary>
+/// Batch → loss for each stage. Every random draw (which frequency slice, the VAE's posterior sample, timesteps,
+/// noise, condition dropout) comes from <c>generator</c>, which the trainer seeds from (seed, step, micro-batch, data
+/// shard): the same sample gets the same draws whichever rank holds it, and a resumed run draws what it would have.
+/// </summary>
+public static class StageLosses
+{
+    /// <summary>One random frequency slice per sample: <c>[B, K, 4, H, W]</c> → (<c>[B, 4, H, W]</c>, k <c>[B]</c>).</summary>
+    public static (Tensor Slices, Tensor Bins) RandomSlices(Tensor volumes, Generator generator)
+    {
+        var b = volumes.shape[0];
+        var k = randint(0, volumes.shape[1], [b], dtype: ScalarType.Int64, generator: generator);
+        using var rows = arange(b, dtype: ScalarType.Int64);
+        return (volumes.index([TensorIndex.Tensor(rows), TensorIndex.Tensor(k)]), k);
+    }
+
+    /// <summary>The VAE objective on one random slice per sample.</summary>
+    public static Tensor Vae(AutoencoderKL vae, Tensor volumes, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var (x, _) = RandomSlices(volumes, generator);
+        using var posterior = vae.Encode(x);
+        var reconstruction = vae.Decode(posterior.Sample(generator));
+        var (total, _, _, _) = VaeLoss.Compute(reconstruction, x, posterior, vae.Config);
+        return total.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The latent of each slice under the frozen VAE: its posterior mean, unscaled (what the LDM stages denoise and
+    /// inference decodes). <c>[N, 4, H, W]</c> → <c>[N, Z, H/f, W/f]</c>.
+    /// </summary>
+    public static Tensor Latents(AutoencoderKL vae, Tensor slices)
+    {
+        using var noGrad = no_grad();
+        using var posterior = vae.Encode(slices);
+        return posterior.Mean.clone();
+    }
+
+    /// <summary>Stage 1: ε-prediction MSE on one random slice's latent per sample, conditioned on the start image.</summary>
+    public static Tensor Stage1(UNet unet, NoiseSchedule schedule, AutoencoderKL vae, Tensor images, Tensor volumes, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var (x, k) = RandomSlices(volumes, generator);
+        var latents = Latents(vae, x);
+        return unet.Loss(schedule, latents, k, images, generator).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Stage 2: all K slices of a sample denoised together, one timestep per sample, ε-prediction MSE.</summary>
+    public static Tensor Stage2(FrequencyCoordinatedUNet model, NoiseSchedule schedule, AutoencoderKL vae, Tensor images, Tensor volumes, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var (b, k) = (volumes.shape[0], volumes.shape[1]);
+        var latents = Latents(vae, volumes.reshape([b * k, .. volumes.shape[2..]]));
+        latents = latents.reshape([b, k, .. latents.shape[1..]]);
+        var t = randint(0, schedule.Timesteps, [b], dtype: ScalarType.Int64, generator: generator);
+        var noise = randn(latents.shape, generator: generator);
+        var keep = model.Stage1.DrawKeepMask(b, generator);
+        var prediction = model.forward(schedule.AddNoise(latents, noise, t), t, images, keep);
+        return nn.functional.mse_loss(prediction, noise).MoveToOuterDisposeScope();
+    }
+}

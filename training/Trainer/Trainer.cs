@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Globalization;
+using GidCluster.Dataprep.Manifest;
+using GidCluster.Dataprep.Shards;
+using GidCluster.Training.Checkpoints;
+using GidCluster.Training.Data;
+using GidCluster.Training.Distributed;
+using GidCluster.Training.Models;
+using GidCluster.Training.Optim;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GidCluster.Training.Trainer;
+
+/// <summary>One optimizer step's figures (loss averaged over all ranks' samples).</summary>
+public sealed record StepMetrics(long Step, long Steps, double Loss, double LearningRate, double SamplesPerSecond, double StepsPerSecond);
+
+/// <summary>A checkpoint rank 0 finished writing: the folder and its files (<c>config.json</c>, <c>vae.pt</c> or <c>ldm.pt</c>).</summary>
+public sealed record CheckpointWritten(long Step, string Directory, IReadOnlyList<string> Files);
+
+/// <summary>
+/// The training loop of one rank (ARCHITECTURE.md §1.2): its share of each epoch from <see cref="SampleLoader"/>,
+/// the stage's loss, gradients averaged over the ranks by <see cref="DistributedDataParallel{T}"/>, gradient
+/// accumulation, AdamW with warm-up + cosine, an EMA of the weights, and checkpoints on rank 0 every N steps and
+/// at the end. The run is a pure function of the spec: a run resumed from a checkpoint ends bitwise where the
+/// uninterrupted run ends (CPU), because the data position and every random draw follow from (seed, step).
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainSpec _spec;
+    private readonly ProcessGroup? _group;
+    private readonly ModelConfig _config;
+    private readonly List<SampleLoader> _loaders;
+    private readonly int _firstShard;
+    private readonly nn.Module _model;
+    private readonly Func<Tensor, Tensor, Generator, Tensor> _loss;
+    private readonly List<IDisposable> _owned = [];
+    private readonly optim.Optimizer _optimizer;
+    private readonly ExponentialMovingAverage _ema;
+    private readonly Dictionary<string, Tensor> _emaState = [];
+    private readonly DistributedDataParallel<nn.Module>? _ddp;
+    private readonly TextWriter _log;
+
+    public Trainer(TrainSpec spec, ProcessGroup? group, TextWriter? log = null)
+    {
+        spec.Validate();
+        _spec = spec;
+        _group = group;
+        _log = log ?? Console.Error;
+        var world = group?.Size ?? 1;
+        var rank = group?.Rank ?? 0;
+        set_num_threads(spec.Threads ?? Math.Max(1, Environment.ProcessorCount / world));
+        _config = ModelConfig.Load(spec.Config, spec.Overrides);
+
+        var shards = spec.DataShards ?? world;
+        if (shards % world != 0)
+            throw new ArgumentException($"data shards ({shards}) must be a multiple of the world size ({world})");
+        var perRank = shards / world;
+        _firstShard = rank * perRank;
+        _loaders = Enumerable.Range(_firstShard, perRank).Select(s => SampleLoader.Open(spec.Dataset, new LoaderOptions
+        {
+            BatchSize = spec.BatchSize,
+            Rank = s,
+            WorldSize = shards,
+            Seed = spec.Seed,
+            Split = "train",
+        })).ToList();
+        if (_loaders[0].BatchesPerEpoch == 0)
+            throw new ArgumentException($"dataset {spec.Dataset} has {_loaders[0].TotalSamples} training samples: too few for {shards} shard(s) × batch {spec.BatchSize}");
+        Manifest = _loaders[0].Manifest;
+
+        manual_seed((long)(spec.Seed % long.MaxValue)); // the same initial weights on every rank (DDP also broadcasts rank 0's)
+        (_model, _loss) = Build(spec, _config, _owned);
+        var trainable = _model.parameters().Where(p => p.requires_grad).ToList();
+        _optimizer = optim.AdamW(trainable, lr: spec.LearningRate, weight_decay: spec.WeightDecay);
+        _ema = new ExponentialMovingAverage(_model, spec.EmaDecay);
+        var names = _model.named_parameters().Select(p => p.name).ToList();
+        for (var i = 0; i < names.Count; i++) _emaState[names[i]] = _ema.Shadow[i];
+        foreach (var (name, buffer) in _model.named_buffers()) _emaState[name] = buffer;
+        if (spec.Resume is not null)
+        {
+            Position = TrainingCheckpoint.Load(spec.Resume, _model, _optimizer, _emaState).Step;
+            if (Position > spec.Steps)
+                throw new ArgumentException($"checkpoint {spec.Resume} is at step {Position}, past the run's {spec.Steps} steps");
+        }
+        if (group is not null)
+            _ddp = new DistributedDataParallel<nn.Module>(_model, group);
+    }
+
+    /// <summary>Optimizer steps done.</summary>
+    public long Position { get; private set; }
+
+    public DatasetManifest Manifest { get; }
+
+    public nn.Module Model => _model;
+
+    public ModelConfig Config => _config;
+
+    /// <summary>Trains to <see cref="TrainSpec.Steps"/>, calling back after each step and each checkpoint (rank 0 writes them).</summary>
+    public void Run(Action<StepMetrics>? onStep = null, Action<CheckpointWritten>? onCheckpoint = null, CancellationToken cancel = default)
+    {
+        var spec = _spec;
+        var microPerEpoch = _loaders[0].BatchesPerEpoch;
+        var micro = Position * spec.Accumulate;
+        var streams = _loaders.Select(l => Stream(l, (int)(micro / microPerEpoch), (int)(micro % microPerEpoch), cancel).GetEnumerator()).ToList();
+        var rank = _group?.Rank ?? 0;
+        var progress = new ProgressLine(_log, spec.Steps, rank == 0);
+        var samplesPerStep = (double)spec.BatchSize * spec.Accumulate * (spec.DataShards ?? _group?.Size ?? 1);
+        var clock = Stopwatch.StartNew();
+        var startStep = Position;
+        try
+        {
+            while (Position < spec.Steps)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var lr = spec.LearningRate * WarmupCosine.Factor(Position, spec.WarmupSteps, spec.Steps, spec.MinLearningRateRatio);
+                foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
+                _optimizer.zero_grad();
+                var lossSum = 0.0;
+                for (var a = 0; a < spec.Accumulate; a++)
+                {
+                    for (var s = 0; s < streams.Count; s++)
+                    {
+                        using var scope = NewDisposeScope();
+                        if (!streams[s].MoveNext()) throw new InvalidOperationException("the data stream ended"); // Stream is endless
+                        var (images, volumes) = Resize(streams[s].Current.ToTensors());
+                        using var generator = new Generator(DrawSeed(spec.Seed, Position, a, _firstShard + s));
+                        var loss = _loss(images, volumes, generator);
+                        (loss / (spec.Accumulate * streams.Count)).backward();
+                        lossSum += loss.item<float>();
+                    }
+                }
+                _ddp?.AverageGradients();
+                _optimizer.step();
+                _ema.Update();
+                Position++;
+                var meanLoss = GlobalMean(lossSum / (spec.Accumulate * streams.Count));
+                var seconds = clock.Elapsed.TotalSeconds;
+                var steps = Position - startStep;
+                var metrics = new StepMetrics(Position, spec.Steps, meanLoss, lr, steps * samplesPerStep / seconds, steps / seconds);
+                progress.Update(metrics);
+                onStep?.Invoke(metrics);
+                if (Position == spec.Steps || (spec.CheckpointEvery > 0 && Position % spec.CheckpointEvery == 0))
+                {
+                    if (rank == 0)
+                        onCheckpoint?.Invoke(SaveCheckpoint(micro: Position * spec.Accumulate, microPerEpoch));
+                    _group?.Barrier(); // no rank runs ahead of a checkpoint that a restart would resume from
+                }
+            }
+        }
+        finally
+        {
+            progress.Done();
+            foreach (var s in streams) s.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The loss, without gradients, on this rank's first micro-batch of epoch 0 with fixed draws (the same noise,
+    /// timesteps and slices every time it is called), averaged over the ranks: a training-progress figure free of the
+    /// draw-to-draw noise of the per-step diffusion loss.
+    /// </summary>
+    public double FixedBatchLoss()
+    {
+        var total = 0.0;
+        for (var s = 0; s < _loaders.Count; s++)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (images, volumes) = Resize(_loaders[s].Epoch(0).First().ToTensors());
+            using var generator = new Generator(DrawSeed(_spec.Seed, -1, 0, _firstShard + s));
+            total += _loss(images, volumes, generator).item<float>();
+        }
+        return GlobalMean(total / _loaders.Count);
+    }
+
+    /// <summary>
+    /// Writes <c>OUTPUT/step-NNNNNNNN/</c>: <c>config.json</c> and <c>dataset.json</c> (what inference needs of the data:
+    /// the normalization scales, the bins' frequencies, fps and the trained frame size) first, then the checkpoint
+    /// (its presence marks the folder complete).
+    /// </summary>
+    private CheckpointWritten SaveCheckpoint(long micro, long microPerEpoch)
+    {
+        var dir = Path.Combine(_spec.Output, StepFolder(Position));
+        var config = _config.SaveTo(dir);
+        var facts = Path.Combine(dir, DatasetFactsFile);
+        File.WriteAllText(facts, DatasetFacts().ToJsonString());
+        var file = Path.Combine(dir, TrainSpec.CheckpointFile(_spec.Stage));
+        TrainingCheckpoint.Save(file, _model, _optimizer, new TrainingPosition(Position, micro / microPerEpoch, micro % microPerEpoch), _emaState);
+        return new CheckpointWritten(Position, dir, [config, facts, file]);
+    }
+
+    /// <summary>The file beside each checkpoint with the dataset facts of the model-folder contract.</summary>
+    public const string DatasetFactsFile = "dataset.json";
+
+    /// <summary><c>{"scales": [K], "frequencies_hz": [K], "fps", "frame_size": [W, H]}</c>; bin k of an N-frame clip is k·fps/N Hz.</summary>
+    private System.Text.Json.Nodes.JsonObject DatasetFacts()
+    {
+        var prep = Manifest.Config ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest has no dataprep config (fps, clip_frames)");
+        var fps = prep["fps"]?.GetValue<double>() ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest's config has no fps");
+        var frames = prep["clip_frames"]?.GetValue<int>() ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest's config has no clip_frames");
+        var scales = Manifest.Normalization?.Scales ?? throw new InvalidDataException($"{_spec.Dataset}: the manifest has no normalization scales");
+        int[] size = _spec.FrameSize ?? [prep["width"]!.GetValue<int>(), prep["height"]!.GetValue<int>()];
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["scales"] = new System.Text.Json.Nodes.JsonArray(scales.Select(v => (System.Text.Json.Nodes.JsonNode)(double)v).ToArray()),
+            ["frequencies_hz"] = new System.Text.Json.Nodes.JsonArray(Enumerable.Range(0, scales.Length).Select(k => (System.Text.Json.Nodes.JsonNode)(k * fps / frames)).ToArray()),
+            ["fps"] = fps,
+            ["frame_size"] = new System.Text.Json.Nodes.JsonArray(size[0], size[1]),
+        };
+    }
+
+    /// <summary>The folder name of a step's checkpoint.</summary>
+    public static string StepFolder(long step) => "step-" + step.ToString("D8", CultureInfo.InvariantCulture);
+
+    private double GlobalMean(double local)
+    {
+        if (_group is null) return local;
+        using var t = tensor(new[] { local });
+        _group.AllReduce(t, ReduceOp.Average);
+        return t.item<double>();
+    }
+
+    /// <summary>Each micro-batch's generator seed: SplitMix64 over (seed, step, micro-batch, data shard).</summary>
+    public static ulong DrawSeed(ulong seed, long step, int micro, int shard)
+    {
+        var z = seed;
+        foreach (var v in new[] { (ulong)step, (ulong)micro, (ulong)shard })
+        {
+            z += 0x9E3779B97F4A7C15UL ^ v;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+        }
+        return z & long.MaxValue; // torch seeds are taken as int64 by some readers
+    }
+
+    /// <summary>The loader's batches epoch after epoch from (epoch, batch), forever.</summary>
+    private static IEnumerable<Batch> Stream(SampleLoader loader, int epoch, int skip, CancellationToken cancel)
+    {
+        for (var e = epoch; ; e++)
+        {
+            foreach (var batch in loader.Epoch(e, cancel).Skip(e == epoch ? skip : 0))
+                yield return batch;
+        }
+    }
+
+    /// <summary>
+    /// Frames and volumes area-resized to <see cref="TrainSpec.FrameSize"/>; displacements (Re/Im x, Re/Im y) are
+    /// scaled with the picture so they stay in pixels of the new size.
+    /// </summary>
+    private (Tensor Images, Tensor Volumes) Resize((Tensor Images, Tensor Volumes) batch)
+    {
+        if (_spec.FrameSize is not [var w, var h]) return batch;
+        var (images, volumes) = batch;
+        var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
+        if (oh == h && ow == w) return batch;
+        var resizedImages = nn.functional.adaptive_avg_pool2d(images, [h, w]);
+        var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [h, w]).reshape(b, k, c, h, w);
+        var scale = tensor(new[] { (float)w / ow, (float)w / ow, (float)h / oh, (float)h / oh }).reshape(1, 1, 4, 1, 1);
+        return (resizedImages, flat * scale);
+    }
+
+    private static (nn.Module Model, Func<Tensor, Tensor, Generator, Tensor> Loss) Build(TrainSpec spec, ModelConfig config, List<IDisposable> owned)
+    {
+        switch (spec.Stage)
+        {
+            case "vae":
+                {
+                    var vae = new AutoencoderKL(config.Vae);
+                    return (vae, (_, volumes, g) => StageLosses.Vae(vae, volumes, g));
+                }
+            case "ldm1":
+                {
+                    var vae = FrozenVae(spec, config, owned);
+                    var schedule = new NoiseSchedule(config.Unet);
+                    owned.Add(schedule);
+                    var unet = new UNet(config.Unet);
+                    return (unet, (images, volumes, g) => StageLosses.Stage1(unet, schedule, vae, images, volumes, g));
+                }
+            case "ldm2":
+                {
+                    var vae = FrozenVae(spec, config, owned);
+                    var schedule = new NoiseSchedule(config.Unet);
+                    owned.Add(schedule);
+                    var stage1 = new UNet(config.Unet);
+                    TrainingCheckpoint.LoadWeights(spec.Stage1Checkpoint!, stage1);
+                    var model = new FrequencyCoordinatedUNet(stage1, config.Stage2);
+                    return (model, (images, volumes, g) => StageLosses.Stage2(model, schedule, vae, images, volumes, g));
+                }
+            default:
+                throw new ArgumentException($"stage '{spec.Stage}' has no trainer");
+        }
+    }
+
+    private static AutoencoderKL FrozenVae(TrainSpec spec, ModelConfig config, List<IDisposable> owned)
+    {
+        var vae = new AutoencoderKL(config.Vae);
+        owned.Add(vae);
+        foreach (var p in vae.parameters()) p.requires_grad = false;
+        TrainingCheckpoint.LoadWeights(spec.VaeCheckpoint!, vae);
+        vae.eval();
+        return vae;
+    }
+
+    public void Dispose()
+    {
+        _ema.Dispose();
+        _optimizer.Dispose();
+        _model.Dispose();
+        foreach (var o in _owned) o.Dispose();
+    }
+}
