@@ -48,27 +48,13 @@ public static class TrainingCheckpoint
             throw new FileNotFoundException($"checkpoint {path} does not exist", path);
         if (optimizer is not OptimizerHelper helper)
             throw new ArgumentException($"optimizer {optimizer.GetType().Name} has no PyTorch state-dict form", nameof(optimizer));
-        Hashtable content;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            content = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
-        }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException)
-        {
-            throw new InvalidDataException($"checkpoint {path} is not a torch.save file this reader understands: {e.Message}", e);
-        }
+        var content = Read(path);
         // No dispose scope here: the optimizer state load_py creates must outlive this call.
-        var weights = new Dictionary<string, Tensor>();
-        foreach (DictionaryEntry e in Entry<IDictionary>(content, "model", path))
-            weights[(string)e.Key] = e.Value as Tensor ?? throw new InvalidDataException($"checkpoint {path}: model entry '{e.Key}' is not a tensor");
-        CheckKeys(model, weights, path);
-        model.load_state_dict(weights, strict: true);
+        LoadState(model, content, "model", path);
         // Loading copies values into the existing parameters; make sure none came back frozen
         // (PyBridge's own load_py copies Python's requires_grad=False onto parameters).
         foreach (var p in model.parameters())
             p.requires_grad = true;
-        foreach (var w in weights.Values) w.Dispose(); // copied into the model
 
         using (var buffer = new MemoryStream())
         {
@@ -79,6 +65,52 @@ public static class TrainingCheckpoint
         using (var rng = Entry<Tensor>(content, "rng_state", path))
             set_rng_state(rng);
         return new TrainingPosition(Number(content, "step", path), Number(content, "epoch", path), Number(content, "batch_in_epoch", path));
+    }
+
+    /// <summary>
+    /// Weights only, for inference: the <c>'ema'</c> state dict when the file has one, else <c>'model'</c>; returns
+    /// which entry was loaded. Parameters keep the <c>requires_grad</c> the model gave them.
+    /// </summary>
+    public static string LoadWeights(string path, nn.Module model)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"checkpoint {path} does not exist", path);
+        var content = Read(path);
+        var entry = content.ContainsKey("ema") ? "ema" : "model";
+        LoadState(model, content, entry, path);
+        return entry;
+    }
+
+    private static Hashtable Read(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException
+                                      or EndOfStreamException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"checkpoint {path} is not a torch.save file this reader understands: {e.Message}", e);
+        }
+    }
+
+    private static void LoadState(nn.Module model, Hashtable content, string entry, string path)
+    {
+        var weights = new Dictionary<string, Tensor>();
+        foreach (DictionaryEntry e in Entry<IDictionary>(content, entry, path))
+            weights[(string)e.Key] = e.Value as Tensor ?? throw new InvalidDataException($"checkpoint {path}: {entry} entry '{e.Key}' is not a tensor");
+        try
+        {
+            CheckKeys(model, weights, path);
+            var grads = model.parameters().Select(p => p.requires_grad).ToList();
+            model.load_state_dict(weights, strict: true);
+            foreach (var (p, g) in model.parameters().Zip(grads)) p.requires_grad = g; // PyBridge may copy Python's flags over
+        }
+        finally
+        {
+            foreach (var w in weights.Values) w.Dispose(); // copied into the model
+        }
     }
 
     /// <summary>The optimizer's state dict as PyTorch lays it out (PyBridge writes it; read back as a pickle tree).</summary>
