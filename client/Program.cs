@@ -9,6 +9,7 @@ var root = new RootCommand("GidCluster: learn a generative prior over scene moti
     CheckpointsCommand.Create(),
     DemoCommand.Create(),
     InspectCommand.Create(),
+    InteractCommand.Create(),
     IngestCommand.Create(),
     RunsCommand.Create(),
     SiloCommand.Create(),

@@ -12,7 +12,7 @@ public static class TinyModels
     public const int Height = 48;
 
     /// <summary>Writes a complete stage-2 model folder into <paramref name="directory"/> with weights drawn from <paramref name="seed"/>.</summary>
-    public static ModelDescription Write(string directory, long seed = 1, string stage = "ldm2")
+    public static ModelDescription Write(string directory, long seed = 1, string stage = "ldm2", int width = Width, int height = Height)
     {
         manual_seed(seed);
         var config = ModelConfig.Load("tiny");
@@ -40,7 +40,7 @@ public static class TinyModels
         var description = new ModelDescription(ModelDescription.FormatName, config, stage,
             Enumerable.Range(0, 16).Select(k => 40f / (1 + k)).ToArray(),
             Enumerable.Range(0, 16).Select(k => k * 30.0 / 149).ToArray(),
-            30, [Width, Height], new ModelRuns(null, null, null));
+            30, [width, height], new ModelRuns(null, null, null));
         description.Write(directory);
         return description;
     }
@@ -52,10 +52,10 @@ public static class TinyModels
     }
 
     /// <summary>A smooth test picture in [−1, 1], <c>[1, 3, H, W]</c>.</summary>
-    public static Tensor Picture(long seed = 3)
+    public static Tensor Picture(long seed = 3, int width = Width, int height = Height)
     {
         var g = new Generator((ulong)seed);
-        var coarse = rand([1, 3, Height / 8, Width / 8], generator: g) * 2 - 1;
-        return nn.functional.interpolate(coarse, size: [Height, Width], mode: InterpolationMode.Bilinear, align_corners: false);
+        var coarse = rand([1, 3, height / 8, width / 8], generator: g) * 2 - 1;
+        return nn.functional.interpolate(coarse, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
     }
 }
