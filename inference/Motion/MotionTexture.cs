@@ -65,9 +65,9 @@ public static class MotionTexture
     }
 
     /// <summary>
-    /// The looping objective of paper Eq. 5 for a loop of <paramref name="frames"/> frames: per sample,
-    /// mean |F_T − F_1| + mean |F'_T − F'_1| over pixels and both axes (position and velocity at the ends);
-    /// <c>[B, K, 4, H, W]</c> → <c>[B]</c>.
+    /// The looping objective of paper Eq. 5 for a loop of <paramref name="frames"/> frames: per sample, the L1 norms
+    /// ‖F_T − F_1‖₁ + ‖F'_T − F'_1‖₁ summed over pixels and both axes (position and velocity at the ends; a sum,
+    /// so each latent element's gradient does not shrink with the picture's size); <c>[B, K, 4, H, W]</c> → <c>[B]</c>.
     /// </summary>
     public static Tensor LoopLoss(Tensor volume, int frames, int period = DefaultPeriod)
     {
@@ -75,8 +75,8 @@ public static class MotionTexture
         double[] ends = [1, frames];
         var position = Displacements(volume, ends, period);
         var velocity = Displacements(volume, ends, period, derivative: true);
-        var dp = (position.select(1, 1) - position.select(1, 0)).abs().flatten(1).mean([1]);
-        var dv = (velocity.select(1, 1) - velocity.select(1, 0)).abs().flatten(1).mean([1]);
+        var dp = (position.select(1, 1) - position.select(1, 0)).abs().flatten(1).sum([1]);
+        var dv = (velocity.select(1, 1) - velocity.select(1, 0)).abs().flatten(1).sum([1]);
         return (dp + dv).MoveToOuterDisposeScope();
     }
 
