@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using GidCluster.Dataprep.OpenCv;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Motion;
 using static TorchSharp.torch;
@@ -68,12 +67,7 @@ public sealed class InteractiveScene : IDisposable
             using var noGrad = no_grad();
             var flow = _dynamics.Displacements();
             var frame = _model.Renderer.forward(_image, flow, _importance);
-            var rgb = Rendering.Picture.ToRgb(frame);
-            using var rgbMat = new Mat();
-            rgbMat.SetData<byte>(Height, Width, MatType.CV_8UC3, rgb);
-            using var bgr = new Mat();
-            Cv2.CvtColor(rgbMat, bgr, ColorConversionCodes.RGB2BGR);
-            var jpeg = Cv2.ImEncode(".jpg", bgr);
+            var jpeg = Rendering.Picture.Encode(".jpg", Width, Height, Rendering.Picture.ToRgb(frame));
             var max = flow.pow(2).sum(1).sqrt().max().item<float>();
             return new SceneFrame(jpeg, _dynamics.Time, max, _dynamics.Energy(), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }

@@ -57,10 +57,23 @@ public sealed record Picture(int Width, int Height, byte[] Rgb, string? Note)
     /// <summary>Writes RGB8 pixels as a PNG (or any format OpenCV writes, by extension).</summary>
     public static void WriteImage(string path, int width, int height, byte[] rgb)
     {
+        using var bgr = ToBgr(width, height, rgb);
+        Cv2.ImWrite(path, bgr);
+    }
+
+    /// <summary>RGB8 pixels encoded in memory; <paramref name="ext"/> like <c>.jpg</c>.</summary>
+    public static byte[] Encode(string ext, int width, int height, byte[] rgb)
+    {
+        using var bgr = ToBgr(width, height, rgb);
+        return Cv2.ImEncode(ext, bgr);
+    }
+
+    private static Mat ToBgr(int width, int height, byte[] rgb)
+    {
         using var rgbMat = new Mat();
         rgbMat.SetData<byte>(height, width, MatType.CV_8UC3, rgb);
-        using var bgr = new Mat();
-        Cv2.CvtColor(rgbMat, bgr, ColorConversionCodes.RGB2BGR);
-        Cv2.ImWrite(path, bgr);
+        var bgr = new Mat();
+        Cv2.CvtColor(rgbMat, bgr, ColorConversionCodes.RGB2BGR); // OpenCV's files are BGR
+        return bgr;
     }
 }
