@@ -33,19 +33,20 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
     await page.mouse.up();
     const releasedAt = await page.evaluate(() => performance.now());
 
-    // Sample until the motion has died down (or 40 s), then a little longer to see it stay down.
+    // Sample until the motion has stayed down for a whole second (an oscillation passes through zero
+    // on its way, so one small frame is not enough), or 40 s.
+    const quietSecond = s => s.filter(q => q.at > s[s.length - 1].at - 1000);
     await until("the scene to settle", async () => {
       const s = (await stats()).samples;
       const last = s[s.length - 1];
-      return last.at > releasedAt + 2500 && last.motion < 0.05;
+      return last.at > releasedAt + 3000 && quietSecond(s).every(q => q.motion < 0.05);
     }, 40000);
-    await sleep(800);
     const samples = (await stats()).samples.filter(s => s.at >= releasedAt);
     const moving = samples.filter(s => s.motion >= 0.05);
     const lastMoving = moving.length ? moving[moving.length - 1].at - releasedAt : 0;
     const frames = samples.length, seconds = (samples[samples.length - 1].at - samples[0].at) / 1000;
     console.log("RESULT " + JSON.stringify({
-      rest, peak: Math.max(...samples.map(s => s.motion)), movingForMs: lastMoving, finalMotion: samples[samples.length - 1].motion,
+      rest, peak: Math.max(...samples.map(s => s.motion)), movingForMs: lastMoving, finalMotion: Math.max(...quietSecond(samples).map(s => s.motion)),
       framesAfterRelease: frames, fps: frames / Math.max(seconds, 1e-3), renderMs: samples.map(s => s.renderMs).sort((a, b) => a - b)[Math.floor(frames / 2)],
     }));
   } finally {
