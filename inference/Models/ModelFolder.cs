@@ -121,7 +121,8 @@ public sealed record ModelDescription(
     }
 
     /// <summary>The period N of the spectral decomposition, in frames, from bin 1's frequency: f_k = k·fps/N.</summary>
-    [JsonIgnore] public int PeriodFrames => FrequenciesHz.Length > 1 && FrequenciesHz[1] > 0
+    [JsonIgnore]
+    public int PeriodFrames => FrequenciesHz.Length > 1 && FrequenciesHz[1] > 0
         ? (int)Math.Round(Fps / FrequenciesHz[1])
         : throw new InvalidDataException("frequencies_hz[1] must be positive to give the period");
 }
