@@ -4,10 +4,12 @@ using GidCluster.Client.Commands;
 // Table of contents of the `gid` command line: one file per command under Commands/.
 var root = new RootCommand("GidCluster: learn a generative prior over scene motion from videos, and animate still pictures.")
 {
+    AnimateCommand.Create(),
     BenchCommand.Create(),
     CheckpointsCommand.Create(),
     DemoCommand.Create(),
     InspectCommand.Create(),
+    InteractCommand.Create(),
     IngestCommand.Create(),
     RunsCommand.Create(),
     SiloCommand.Create(),

@@ -118,7 +118,8 @@ public static class TrainingCheckpoint
             using var stream = File.OpenRead(path);
             return PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
         }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException)
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or NotImplementedException or InvalidOperationException or Razorvine.Pickle.PickleException
+            or EndOfStreamException or ArgumentException or IndexOutOfRangeException) // a truncated file surfaces as any of these
         {
             throw new InvalidDataException($"checkpoint {path} is not a torch.save file this reader understands: {e.Message}", e);
         }

@@ -1,0 +1,4 @@
+global using GidCluster.TestSupport;
+global using TorchSharp;
+global using Xunit;
+global using Tensor = TorchSharp.torch.Tensor;
