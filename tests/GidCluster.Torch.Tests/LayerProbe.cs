@@ -31,18 +31,17 @@ public static class LayerProbe
     /// Every output-channel count 1–24 and a few around 32–48, with 3×3 and 1×1 kernels at strides 1 and 2: shows that the wrong
     /// uncapped cases are exactly those whose output channels are not a multiple of 16 (3×3 kernels, batch ≥ 2).
     /// </summary>
-    public static IEnumerable<LayerCase> WideGrid()
-    {
-        long[] channels = [1, 3, 8, 16, 64];
-        var outChannels = Enumerable.Range(1, 24).Select(i => (long)i).Concat([31L, 33, 40, 48]);
-        (long K, long S, long P)[] kinds = [(3, 1, 1), (3, 2, 1), (1, 1, 0), (1, 2, 0)];
-        long[] batches = [1, 2, 3, 8];
-        return from cin in channels
-               from cout in outChannels
-               from k in kinds
-               from n in batches
-               select new LayerCase("wide", "conv", n, cin, cout, k.K, k.S, k.P, 8, 8);
-    }
+    public static IEnumerable<LayerCase> WideGrid() =>
+        ConvGrid("wide", [1, 3, 8, 16, 64], [.. Enumerable.Range(1, 24).Select(i => (long)i), 31, 33, 40, 48],
+            [(3, 1, 1), (3, 2, 1), (1, 1, 0), (1, 2, 0)]);
+
+    /// <summary>Every pairing of these input/output channel counts, (kernel, stride, padding) kinds and batches 1, 2, 3, 8, on 8×8 inputs.</summary>
+    private static IEnumerable<LayerCase> ConvGrid(string source, long[] channels, long[] outChannels, (long K, long S, long P)[] kinds) =>
+        from cin in channels
+        from cout in outChannels
+        from k in kinds
+        from n in new long[] { 1, 2, 3, 8 }
+        select new LayerCase(source, "conv", n, cin, cout, k.K, k.S, k.P, 8, 8);
 
     /// <summary>
     /// The worst relative error over the output and every gradient (input, weight, bias); <paramref name="padded"/> computes
@@ -88,18 +87,8 @@ public static class LayerProbe
     /// Small shapes around the ones oneDNN got wrong (few output channels, batch above the thread count):
     /// every pairing of these channel counts, three kernel/stride kinds and four batch sizes, 8×8 inputs.
     /// </summary>
-    public static IEnumerable<LayerCase> Grid()
-    {
-        long[] channels = [1, 2, 3, 4, 7, 8, 16, 32, 64, 128];
-        long[] outChannels = [1, 2, 3, 4, 8, 16, 32, 64, 128];
-        (long K, long S, long P)[] kinds = [(3, 1, 1), (3, 2, 1), (1, 1, 0)];
-        long[] batches = [1, 2, 3, 8];
-        return from cin in channels
-               from cout in outChannels
-               from k in kinds
-               from n in batches
-               select new LayerCase("grid", "conv", n, cin, cout, k.K, k.S, k.P, 8, 8);
-    }
+    public static IEnumerable<LayerCase> Grid() =>
+        ConvGrid("grid", [1, 2, 3, 4, 7, 8, 16, 32, 64, 128], [1, 2, 3, 4, 8, 16, 32, 64, 128], [(3, 1, 1), (3, 2, 1), (1, 1, 0)]);
 
     /// <summary>
     /// Every distinct conv, GroupNorm and linear layer of the project's models built from the given configs
