@@ -447,20 +447,20 @@ public sealed class TorchBenchmark : IBenchmark
     private sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         private readonly GroupNorm norm1;
-        private readonly Conv2d conv1;
+        private readonly ChannelPaddedConv2d conv1;
         private readonly Linear emb;
         private readonly GroupNorm norm2;
-        private readonly Conv2d conv2;
+        private readonly ChannelPaddedConv2d conv2;
         private readonly nn.Module<Tensor, Tensor> skip;
 
         public ResBlock(long cin, long cout, long temb) : base(nameof(ResBlock))
         {
             norm1 = Layers.GroupNorm(32, cin);
-            conv1 = nn.Conv2d(cin, cout, 3, padding: 1);
+            conv1 = Layers.Conv2d(cin, cout, 3, padding: 1);
             emb = nn.Linear(temb, cout);
             norm2 = Layers.GroupNorm(32, cout);
-            conv2 = nn.Conv2d(cout, cout, 3, padding: 1);
-            skip = cin != cout ? nn.Conv2d(cin, cout, 1) : nn.Identity();
+            conv2 = Layers.Conv2d(cout, cout, 3, padding: 1);
+            skip = cin != cout ? Layers.Conv2d(cin, cout, 1) : nn.Identity();
             RegisterComponents();
         }
 
@@ -478,16 +478,16 @@ public sealed class TorchBenchmark : IBenchmark
     private sealed class Attention : nn.Module<Tensor, Tensor>
     {
         private readonly GroupNorm norm;
-        private readonly Conv2d qkv;
-        private readonly Conv2d proj;
+        private readonly ChannelPaddedConv2d qkv;
+        private readonly ChannelPaddedConv2d proj;
         private readonly long _heads;
 
         public Attention(long c, long heads = 4) : base(nameof(Attention))
         {
             _heads = heads;
             norm = Layers.GroupNorm(32, c);
-            qkv = nn.Conv2d(c, 3 * c, 1);
-            proj = nn.Conv2d(c, c, 1);
+            qkv = Layers.Conv2d(c, 3 * c, 1);
+            proj = Layers.Conv2d(c, c, 1);
             RegisterComponents();
         }
 
@@ -507,20 +507,20 @@ public sealed class TorchBenchmark : IBenchmark
     private sealed class UNet : nn.Module
     {
         private readonly Linear t1, t2, f1, f2;
-        private readonly Conv2d inp;
+        private readonly ChannelPaddedConv2d inp;
         private readonly ModuleList<ModuleList<nn.Module>> down = nn.ModuleList<ModuleList<nn.Module>>();
         private readonly ResBlock mid1;
         private readonly Attention mid_attn;
         private readonly ResBlock mid2;
         private readonly ModuleList<ModuleList<nn.Module>> up = nn.ModuleList<ModuleList<nn.Module>>();
         private readonly GroupNorm out_norm;
-        private readonly Conv2d @out;
+        private readonly ChannelPaddedConv2d @out;
 
         public UNet(long cin = 7, long cout = 4, long @base = 64, long[]? mult = null, int blocks = 2, long temb = 256) : base(nameof(UNet))
         {
             mult ??= [1, 2, 2];
             (t1, t2, f1, f2) = (nn.Linear(64, temb), nn.Linear(temb, temb), nn.Linear(64, temb), nn.Linear(temb, temb));
-            inp = nn.Conv2d(cin, @base, 3, padding: 1);
+            inp = Layers.Conv2d(cin, @base, 3, padding: 1);
             var chans = new Stack<long>([@base]);
             var c = @base;
             for (var i = 0; i < mult.Length; i++)
@@ -535,7 +535,7 @@ public sealed class TorchBenchmark : IBenchmark
                 }
                 if (i != mult.Length - 1)
                 {
-                    down.append(nn.ModuleList<nn.Module>(nn.Conv2d(c, c, 3, stride: 2, padding: 1)));
+                    down.append(nn.ModuleList<nn.Module>(Layers.Conv2d(c, c, 3, stride: 2, padding: 1)));
                     chans.Push(c);
                 }
             }
@@ -550,13 +550,13 @@ public sealed class TorchBenchmark : IBenchmark
                     if (i != 0 && j == blocks)
                     {
                         blk.append(nn.Upsample(scale_factor: [2.0, 2.0]));
-                        blk.append(nn.Conv2d(c, c, 3, padding: 1));
+                        blk.append(Layers.Conv2d(c, c, 3, padding: 1));
                     }
                     up.append(blk);
                 }
             }
             out_norm = Layers.GroupNorm(32, c);
-            @out = nn.Conv2d(c, cout, 3, padding: 1);
+            @out = Layers.Conv2d(c, cout, 3, padding: 1);
             RegisterComponents();
         }
 

@@ -21,7 +21,7 @@ public sealed class GoldenModuleTests(GoldenModuleTests.Reference reference) : I
     [
         new("linear", "nn.Linear(5, 3)", "f:4,5", () => nn.Linear(5, 3), Call),
         new("linear_nobias", "nn.Linear(5, 3, bias=False)", "f:2,4,5", () => nn.Linear(5, 3, hasBias: false), Call),
-        new("conv2d", "nn.Conv2d(3, 4, 3, stride=2, padding=1)", "f:2,3,7,6", () => nn.Conv2d(3, 4, 3, stride: 2, padding: 1), Call),
+        new("conv2d", "nn.Conv2d(3, 4, 3, stride=2, padding=1)", "f:2,3,7,6", () => Layers.Conv2d(3, 4, 3, stride: 2, padding: 1), Call),
         new("conv_transpose2d", "nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1)", "f:2,4,3,5", () => nn.ConvTranspose2d(4, 2, 4, stride: 2, padding: 1), Call),
         new("group_norm", "nn.GroupNorm(2, 4)", "f:2,4,3,3", () => Layers.GroupNorm(2, 4), Call),
         new("layer_norm", "nn.LayerNorm(6)", "f:3,6", () => nn.LayerNorm(6), Call),
@@ -32,7 +32,7 @@ public sealed class GoldenModuleTests(GoldenModuleTests.Reference reference) : I
         new("mha_batch_first", "nn.MultiheadAttention(8, 4, batch_first=True)", "f:3,5,8", () => nn.MultiheadAttention(8, 4),
             (m, x) => Attend(m, x.transpose(0, 1)).transpose(0, 1)),
         new("sequential", "nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.SiLU(), nn.Upsample(scale_factor=2), nn.Conv2d(4, 1, 1))", "f:2,2,4,4",
-            () => nn.Sequential(nn.Conv2d(2, 4, 3, padding: 1), Layers.GroupNorm(2, 4), nn.SiLU(), nn.Upsample(scale_factor: [2, 2]), nn.Conv2d(4, 1, 1)), Call),
+            () => nn.Sequential(Layers.Conv2d(2, 4, 3, padding: 1), Layers.GroupNorm(2, 4), nn.SiLU(), nn.Upsample(scale_factor: [2, 2]), Layers.Conv2d(4, 1, 1)), Call),
     ];
 
     public static TheoryData<string> CaseNames() => [.. Cases.Select(c => c.Name)];

@@ -6,16 +6,16 @@ namespace GidCluster.Torch.Tests;
 /// <summary>A small conv net used by the optimizer, checkpoint, memory and data-parallel tests (same in Python: <see cref="PythonDefinition"/>).</summary>
 public sealed class SmallNet : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv1;
+    private readonly ChannelPaddedConv2d conv1;
     private readonly GroupNorm norm;
-    private readonly Conv2d conv2;
+    private readonly ChannelPaddedConv2d conv2;
     private readonly Linear head;
 
     public SmallNet() : base(nameof(SmallNet))
     {
-        conv1 = nn.Conv2d(3, 8, 3, padding: 1);
+        conv1 = Layers.Conv2d(3, 8, 3, padding: 1);
         norm = Layers.GroupNorm(2, 8);
-        conv2 = nn.Conv2d(8, 8, 3, stride: 2, padding: 1);
+        conv2 = Layers.Conv2d(8, 8, 3, stride: 2, padding: 1);
         head = nn.Linear(8, 2);
         // Declaration order, as Python's state_dict has it (RegisterComponents would order by type).
         register_module(nameof(conv1), conv1);

@@ -39,31 +39,37 @@ public static class Worker
         }
     }
 
-    /// <summary>The exact-sum input-gradient error of batches 1–4 on one thread, with this process's oneDNN settings (ONEDNN_MAX_CPU_ISA from the environment).</summary>
+    /// <summary>The exact-sum input-gradient error of batches 1–4 on one thread (ERRORS: plain conv2d, PADDED: Layers.Conv2d), with this process's oneDNN settings (ONEDNN_MAX_CPU_ISA from the environment).</summary>
     private static int OneDnnConvolution()
     {
         torch.set_num_threads(1);
         Console.WriteLine($"max ISA {TorchRuntime.OneDnnMaxIsa ?? "(no cap)"}");
-        var errors = Enumerable.Range(1, 4).Select(ConvolutionGradientTests.InputGradientError);
-        Console.WriteLine("ERRORS " + string.Join(' ', errors.Select(e => e.ToString("R", CultureInfo.InvariantCulture))));
+        foreach (var (label, padded) in new[] { ("ERRORS", false), ("PADDED", true) })
+        {
+            var errors = Enumerable.Range(1, 4).Select(batch => ConvolutionGradientTests.InputGradientError(batch, padded));
+            Console.WriteLine(label + " " + string.Join(' ', errors.Select(e => e.ToString("R", CultureInfo.InvariantCulture))));
+        }
         return 0;
     }
 
     /// <summary>
-    /// <c>layer-probe THREADS SET...</c> (SET: grid, bench, or model config names such as tiny, paper): float32 layers
+    /// <c>layer-probe THREADS [padded] SET...</c> (SET: grid, wide, bench, or model config names such as tiny, paper): float32 layers
     /// against float64 with this process's oneDNN settings (set ONEDNN_MAX_CPU_ISA in the environment to try others).
     /// </summary>
     private static int ProbeLayers(int threads, string[] sets)
     {
         torch.set_num_threads(threads);
         Console.WriteLine($"threads {threads}, oneDNN {(TorchRuntime.OneDnnEnabled ? "on" : "off")}, max ISA {TorchRuntime.OneDnnMaxIsa ?? "(no cap)"}");
-        var cases = sets.SelectMany(set => set switch
+        // "padded": convolutions as the models compute them (Layers.Conv2d), else plain conv2d.
+        var padded = sets.Contains("padded");
+        var cases = sets.Where(set => set != "padded").SelectMany(set => set switch
         {
             "grid" => LayerProbe.Grid(),
+            "wide" => LayerProbe.WideGrid(),
             "bench" => LayerProbe.BenchUNetLayers(),
             _ => LayerProbe.ModelLayers(set),
         });
-        LayerProbe.Report(cases, Console.Out);
+        LayerProbe.Report(cases, Console.Out, padded);
         return 0;
     }
 
@@ -225,7 +231,7 @@ public static class Worker
         TorchRuntime.OneDnnEnabled = oneDnn;
         torch.set_num_threads(1);
         torch.manual_seed(1);
-        using var net = nn.Sequential(new WideBlock(16, 64), new WideBlock(64, 64), new WideBlock(64, 64), nn.Conv2d(64, 4, 3, padding: 1));
+        using var net = nn.Sequential(new WideBlock(16, 64), new WideBlock(64, 64), new WideBlock(64, 64), Layers.Conv2d(64, 4, 3, padding: 1));
         using var opt = torch.optim.AdamW(net.parameters(), lr: 1e-3);
         using var x = torch.randn([8, 16, 64, 64]);
         using var y = torch.randn([8, 4, 64, 64]);
@@ -250,14 +256,14 @@ public static class Worker
 
     private sealed class WideBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly Conv2d conv1, conv2;
+        private readonly ChannelPaddedConv2d conv1, conv2;
         private readonly GroupNorm norm;
 
         public WideBlock(long cin, long cout) : base(nameof(WideBlock))
         {
-            conv1 = nn.Conv2d(cin, cout, 3, padding: 1);
+            conv1 = Layers.Conv2d(cin, cout, 3, padding: 1);
             norm = Layers.GroupNorm(8, cout);
-            conv2 = nn.Conv2d(cout, cout, 3, padding: 1);
+            conv2 = Layers.Conv2d(cout, cout, 3, padding: 1);
             register_module(nameof(conv1), conv1);
             register_module(nameof(norm), norm);
             register_module(nameof(conv2), conv2);

@@ -13,16 +13,16 @@ namespace GidCluster.Training.Models;
 public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly GroupNorm norm1;
-    private readonly Conv2d conv1;
+    private readonly ChannelPaddedConv2d conv1;
     private readonly Linear? time_emb_proj;
     private readonly GroupNorm norm2;
-    private readonly Conv2d conv2;
-    private readonly Conv2d? skip;
+    private readonly ChannelPaddedConv2d conv2;
+    private readonly ChannelPaddedConv2d? skip;
 
     public ResBlock(long inChannels, long outChannels, long normGroups, long embedDim = 0) : base(nameof(ResBlock))
     {
         norm1 = Norm(normGroups, inChannels);
-        conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1);
+        conv1 = Layers.Conv2d(inChannels, outChannels, 3, padding: 1);
         register_module(nameof(norm1), norm1);
         register_module(nameof(conv1), conv1);
         if (embedDim > 0)
@@ -31,12 +31,12 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
             register_module(nameof(time_emb_proj), time_emb_proj);
         }
         norm2 = Norm(normGroups, outChannels);
-        conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1);
+        conv2 = Layers.Conv2d(outChannels, outChannels, 3, padding: 1);
         register_module(nameof(norm2), norm2);
         register_module(nameof(conv2), conv2);
         if (inChannels != outChannels)
         {
-            skip = nn.Conv2d(inChannels, outChannels, 1);
+            skip = Layers.Conv2d(inChannels, outChannels, 1);
             register_module(nameof(skip), skip);
         }
     }
@@ -67,11 +67,11 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
 /// <summary>Strided 3×3 convolution halving the resolution: <c>[B, C, H, W]</c> → <c>[B, C, ⌈H/2⌉, ⌈W/2⌉]</c>.</summary>
 public sealed class Downsample : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv;
+    private readonly ChannelPaddedConv2d conv;
 
     public Downsample(long channels) : base(nameof(Downsample))
     {
-        conv = nn.Conv2d(channels, channels, 3, stride: 2, padding: 1);
+        conv = Layers.Conv2d(channels, channels, 3, stride: 2, padding: 1);
         register_module(nameof(conv), conv);
     }
 
@@ -81,11 +81,11 @@ public sealed class Downsample : nn.Module<Tensor, Tensor>
 /// <summary>Nearest-neighbour ×2 then a 3×3 convolution: <c>[B, C, H, W]</c> → <c>[B, C, 2H, 2W]</c>.</summary>
 public sealed class Upsample : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv;
+    private readonly ChannelPaddedConv2d conv;
 
     public Upsample(long channels) : base(nameof(Upsample))
     {
-        conv = nn.Conv2d(channels, channels, 3, padding: 1);
+        conv = Layers.Conv2d(channels, channels, 3, padding: 1);
         register_module(nameof(conv), conv);
     }
 

@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,17 +12,17 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv1;
+    private readonly ChannelPaddedConv2d conv1;
     private readonly GroupNorm norm1;
-    private readonly Conv2d conv2;
+    private readonly ChannelPaddedConv2d conv2;
     private readonly GroupNorm norm2;
-    private readonly Conv2d? downsample;
+    private readonly ChannelPaddedConv2d? downsample;
 
     public BasicBlock(long inChannels, long outChannels, long stride, long normGroups) : base(nameof(BasicBlock))
     {
-        conv1 = nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
+        conv1 = Layers.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
         norm1 = ResBlock.Norm(normGroups, outChannels);
-        conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
+        conv2 = Layers.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
         norm2 = ResBlock.Norm(normGroups, outChannels);
         register_module(nameof(conv1), conv1);
         register_module(nameof(norm1), norm1);
@@ -29,7 +30,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         register_module(nameof(norm2), norm2);
         if (stride != 1 || inChannels != outChannels)
         {
-            downsample = nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false);
+            downsample = Layers.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false);
             register_module(nameof(downsample), downsample);
         }
     }
@@ -49,12 +50,12 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class FeaturePyramid : nn.Module
 {
-    private readonly Conv2d stem;
+    private readonly ChannelPaddedConv2d stem;
     private readonly ModuleList<Sequential> stages = new();
 
     public FeaturePyramid(RendererConfig c) : base(nameof(FeaturePyramid))
     {
-        stem = nn.Conv2d(3, c.Channels[0], 3, padding: 1);
+        stem = Layers.Conv2d(3, c.Channels[0], 3, padding: 1);
         var channels = c.Channels[0];
         for (var s = 0; s < c.Channels.Length; s++)
         {
@@ -95,7 +96,7 @@ public sealed class SynthesisDecoder : nn.Module
     private readonly ModuleList<Upsample> upsample = new();
     private readonly ResBlock head;
     private readonly GroupNorm norm_out;
-    private readonly Conv2d conv_out;
+    private readonly ChannelPaddedConv2d conv_out;
 
     public SynthesisDecoder(RendererConfig c) : base(nameof(SynthesisDecoder))
     {
@@ -109,7 +110,7 @@ public sealed class SynthesisDecoder : nn.Module
             channels = c.Channels[s];
         }
         norm_out = ResBlock.Norm(c.NormGroups, channels);
-        conv_out = nn.Conv2d(channels, 3, 3, padding: 1);
+        conv_out = Layers.Conv2d(channels, 3, 3, padding: 1);
         register_module(nameof(head), head);
         register_module(nameof(upsample), upsample);
         register_module(nameof(fuse), fuse);

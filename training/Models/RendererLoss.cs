@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using System.Collections;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -26,7 +27,7 @@ public sealed class Vgg16Features : nn.Module
                 layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), nn.MaxPool2d(2, 2)));
                 continue;
             }
-            layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), nn.Conv2d(channels, v, 3, padding: 1)));
+            layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Layers.Conv2d(channels, v, 3, padding: 1)));
             layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), nn.ReLU()));
             channels = v;
         }

@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,16 +11,16 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class ImageConditionEncoder : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv_in;
-    private readonly ModuleList<Conv2d> down = new();
-    private readonly Conv2d conv_out;
+    private readonly ChannelPaddedConv2d conv_in;
+    private readonly ModuleList<ChannelPaddedConv2d> down = new();
+    private readonly ChannelPaddedConv2d conv_out;
 
     public ImageConditionEncoder(long channels, long outChannels, long downFactor) : base(nameof(ImageConditionEncoder))
     {
-        conv_in = nn.Conv2d(3, channels, 3, padding: 1);
+        conv_in = Layers.Conv2d(3, channels, 3, padding: 1);
         for (var f = downFactor; f > 1; f /= 2)
-            down.Add(nn.Conv2d(channels, channels, 3, stride: 2, padding: 1));
-        conv_out = nn.Conv2d(channels, outChannels, 3, padding: 1);
+            down.Add(Layers.Conv2d(channels, channels, 3, stride: 2, padding: 1));
+        conv_out = Layers.Conv2d(channels, outChannels, 3, padding: 1);
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(down), down);
         register_module(nameof(conv_out), conv_out);
@@ -49,12 +50,12 @@ public sealed class UNet : nn.Module
     private readonly Parameter null_cond;
     private readonly TimestepEmbedding time_embed;
     private readonly FrequencyEmbedding freq_embed;
-    private readonly Conv2d conv_in;
+    private readonly ChannelPaddedConv2d conv_in;
     private readonly ModuleList<nn.Module> down = new();
     private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
     private readonly GroupNorm norm_out;
-    private readonly Conv2d conv_out;
+    private readonly ChannelPaddedConv2d conv_out;
     private readonly List<long> _mixChannels = [];
 
     public UNet(UNetConfig c) : base(nameof(UNet))
@@ -66,7 +67,7 @@ public sealed class UNet : nn.Module
         null_cond = new Parameter(zeros(c.CondChannels));
         time_embed = new TimestepEmbedding(c.Channels, embedDim);
         freq_embed = new FrequencyEmbedding(c.Frequencies, embedDim);
-        conv_in = nn.Conv2d(c.LatentChannels + c.CondChannels, c.Channels, 3, padding: 1);
+        conv_in = Layers.Conv2d(c.LatentChannels + c.CondChannels, c.Channels, 3, padding: 1);
 
         var channels = c.Channels;
         var skips = new List<long> { channels };
@@ -100,7 +101,7 @@ public sealed class UNet : nn.Module
             if (level > 0) up.Add(new Upsample(channels));
         }
         norm_out = ResBlock.Norm(c.NormGroups, channels);
-        conv_out = nn.Conv2d(channels, c.LatentChannels, 3, padding: 1);
+        conv_out = Layers.Conv2d(channels, c.LatentChannels, 3, padding: 1);
 
         register_module(nameof(cond_encoder), cond_encoder);
         register_parameter(nameof(null_cond), null_cond);

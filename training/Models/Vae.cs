@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,15 +12,15 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv_in;
+    private readonly ChannelPaddedConv2d conv_in;
     private readonly ModuleList<nn.Module> down = new();
     private readonly MidBlock mid;
     private readonly GroupNorm norm_out;
-    private readonly Conv2d conv_out;
+    private readonly ChannelPaddedConv2d conv_out;
 
     public VaeEncoder(VaeConfig c) : base(nameof(VaeEncoder))
     {
-        conv_in = nn.Conv2d(c.InChannels, c.Channels, 3, padding: 1);
+        conv_in = Layers.Conv2d(c.InChannels, c.Channels, 3, padding: 1);
         var channels = c.Channels;
         for (var level = 0; level < c.ChannelMult.Length; level++)
         {
@@ -33,7 +34,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
         }
         mid = new MidBlock(channels, c.AttentionHeads, c.NormGroups);
         norm_out = ResBlock.Norm(c.NormGroups, channels);
-        conv_out = nn.Conv2d(channels, 2 * c.LatentChannels, 3, padding: 1);
+        conv_out = Layers.Conv2d(channels, 2 * c.LatentChannels, 3, padding: 1);
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(down), down);
         register_module(nameof(mid), mid);
@@ -58,16 +59,16 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv_in;
+    private readonly ChannelPaddedConv2d conv_in;
     private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
     private readonly GroupNorm norm_out;
-    private readonly Conv2d conv_out;
+    private readonly ChannelPaddedConv2d conv_out;
 
     public VaeDecoder(VaeConfig c) : base(nameof(VaeDecoder))
     {
         var channels = c.Channels * c.ChannelMult[^1];
-        conv_in = nn.Conv2d(c.LatentChannels, channels, 3, padding: 1);
+        conv_in = Layers.Conv2d(c.LatentChannels, channels, 3, padding: 1);
         mid = new MidBlock(channels, c.AttentionHeads, c.NormGroups);
         for (var level = c.ChannelMult.Length - 1; level >= 0; level--)
         {
@@ -80,7 +81,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
             if (level > 0) up.Add(new Upsample(channels));
         }
         norm_out = ResBlock.Norm(c.NormGroups, channels);
-        conv_out = nn.Conv2d(channels, c.InChannels, 3, padding: 1);
+        conv_out = Layers.Conv2d(channels, c.InChannels, 3, padding: 1);
         register_module(nameof(conv_in), conv_in);
         register_module(nameof(mid), mid);
         register_module(nameof(up), up);

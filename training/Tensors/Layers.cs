@@ -25,4 +25,65 @@ public static class Layers
         }
         return norm;
     }
+
+    /// <summary>
+    /// A 2-D convolution as <c>nn.Conv2d</c> (same initialisation, parameters <c>weight</c> and <c>bias</c> of the same shapes),
+    /// computed so that oneDNN's AVX-512 kernels get it right: see <see cref="ChannelPaddedConv2d"/>.
+    /// </summary>
+    public static ChannelPaddedConv2d Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true) =>
+        new(inChannels, outChannels, kernelSize, stride, padding, bias);
+}
+
+/// <summary>
+/// <c>nn.Conv2d</c> whose output channels are zero-padded to a multiple of <see cref="ChannelMultiple"/> for the computation
+/// and sliced back. oneDNN 3.7.1 (libtorch 2.10) returns wrong input gradients from its AVX-512 3×3 backward-data kernel
+/// when the output channels are not a multiple of the 16-float SIMD width (batch ≥ 2, AMD EPYC; measured with the
+/// <c>layer-probe</c> worker, ConvolutionGradientTests). The zero rows add nothing to the input gradient; the real weight
+/// and bias get their gradients through <c>cat</c> and <c>narrow</c>.
+/// </summary>
+public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Tensor>
+{
+    /// <summary>Output channels are padded up to a multiple of this (AVX-512 holds 16 floats).</summary>
+    public const long ChannelMultiple = 16;
+
+#pragma warning disable IDE1006 // PyTorch's parameter names, which state dicts carry
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+#pragma warning restore IDE1006
+
+    public long InChannels { get; }
+    public long OutChannels { get; }
+    public long KernelSize { get; }
+    public long Stride { get; }
+    public long Padding { get; }
+
+    internal ChannelPaddedConv2d(long inChannels, long outChannels, long kernelSize, long stride, long padding, bool bias)
+        : base(nameof(Conv2d))
+    {
+        (InChannels, OutChannels, KernelSize, Stride, Padding) = (inChannels, outChannels, kernelSize, stride, padding);
+        // TorchSharp's own module gives PyTorch's initialisation; its tensors are copied so that module can go.
+        using (var conv = torch.nn.Conv2d(inChannels, outChannels, kernelSize, stride: stride, padding: padding, bias: bias))
+        using (torch.no_grad())
+        {
+            weight = new Parameter(conv.weight!.detach().clone());
+            this.bias = bias ? new Parameter(conv.bias!.detach().clone()) : null;
+        }
+        RegisterComponents();
+    }
+
+    public override torch.Tensor forward(torch.Tensor input) => Apply(input, weight, bias, Stride, Padding);
+
+    /// <summary><c>F.conv2d</c> with the output channels padded as this module does (weight [out, in, k, k], bias [out] or null).</summary>
+    public static torch.Tensor Apply(torch.Tensor input, torch.Tensor weight, torch.Tensor? bias, long stride, long padding)
+    {
+        var outChannels = weight.shape[0];
+        var extra = (ChannelMultiple - outChannels % ChannelMultiple) % ChannelMultiple;
+        if (extra == 0)
+            return torch.nn.functional.conv2d(input, weight, bias, [stride, stride], [padding, padding]);
+        using var scope = torch.NewDisposeScope();
+        var zeros = torch.zeros([extra, weight.shape[1], weight.shape[2], weight.shape[3]], weight.dtype, weight.device);
+        var b = bias is null ? null : torch.cat([bias, torch.zeros([extra], bias.dtype, bias.device)], 0);
+        var y = torch.nn.functional.conv2d(input, torch.cat([weight, zeros], 0), b, [stride, stride], [padding, padding]);
+        return y.narrow(1, 0, outChannels).MoveToOuterDisposeScope();
+    }
 }

@@ -36,21 +36,16 @@ public static partial class TorchRuntime
     public const string OneDnnIsaVariable = "ONEDNN_MAX_CPU_ISA";
 
     /// <summary>
-    /// The cap <see cref="Initialize"/> gives oneDNN when the user sets none: its AVX (256-bit, pre-AVX2) kernels.
-    /// oneDNN 3.7.1 in libtorch 2.10 computes wrong float32 convolution input gradients with its AVX2 and
-    /// AVX-512 kernels on this project's AMD EPYC machines (ConvolutionGradientTests; probe: Worker "conv-probe").
+    /// The oneDNN ISA cap in force for this process: the user's ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA), or null (no cap).
+    /// None is set by default: oneDNN 3.7.1's AVX-512 convolution input gradients are wrong on this project's AMD EPYC
+    /// machines when the output channels are not a multiple of 16, and <see cref="Layers.Conv2d"/> pads them instead
+    /// (a cap at AVX was also right, at about twice the convolution time). Setting AVX here still caps it.
     /// </summary>
-    public const string OneDnnIsaCap = "AVX";
-
-    /// <summary>The oneDNN ISA cap in force for this process: <see cref="OneDnnIsaCap"/>, the user's own value, or null (no cap).</summary>
     public static string? OneDnnMaxIsa { get; private set; }
 
     /// <summary>
     /// Applies the settings every process that trains needs, once. Runs when this assembly loads.
-    /// Caps oneDNN's kernels at <see cref="OneDnnIsaCap"/> unless ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA is set:
-    /// oneDNN reads the variable once, before its first primitive, through libc's getenv (which
-    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach), so it is set with setenv here; processes
-    /// started from .NET do not inherit it (a python3 reference keeps its own oneDNN as it is).
+    /// Records the user's oneDNN ISA cap (<see cref="OneDnnMaxIsa"/>); oneDNN itself reads it, once, before its first primitive.
     /// </summary>
     public static void Initialize()
     {
@@ -58,7 +53,7 @@ public static partial class TorchRuntime
         {
             if (_initialized) return;
             CpuAllocator.RetainFreedMemory();
-            OneDnnMaxIsa = CapOneDnnIsa();
+            OneDnnMaxIsa = new[] { OneDnnIsaVariable, "DNNL_MAX_CPU_ISA" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
             try
             {
                 // NNPACK cannot initialise on CPUs it does not know ("Unsupported hardware"): libtorch would try it,
@@ -76,17 +71,6 @@ public static partial class TorchRuntime
         }
     }
 
-    private static string? CapOneDnnIsa()
-    {
-        foreach (var name in new[] { OneDnnIsaVariable, "DNNL_MAX_CPU_ISA" })
-            if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } own)
-                return own;
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return null;
-        if (setenv(OneDnnIsaVariable, OneDnnIsaCap, 0) != 0)
-            throw new InvalidOperationException($"setenv({OneDnnIsaVariable}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
-        return OneDnnIsaCap;
-    }
-
     /// <summary>True when glibc's malloc was told to keep freed memory (see <see cref="CpuAllocator"/>).</summary>
     public static bool RetainsFreedMemory => CpuAllocator.Applied;
 
@@ -94,9 +78,6 @@ public static partial class TorchRuntime
     [ModuleInitializer]
     internal static void OnLoad() => Initialize();
 #pragma warning restore CA2255
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int setenv(string name, string value, int overwrite);
 
     // libtorch has no C API for this switch and TorchSharp does not bind it: at::globalContext() and
     // at::Context::{set,}userEnabledMkldnn are exported C++ functions (the Context& is a pointer, `this` the first argument).
