@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GidCluster.Client.Commands;
 using GidCluster.Contracts;
 using GidCluster.Grains.Ingestion;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using GidCluster.Silo.Ingestion;
 

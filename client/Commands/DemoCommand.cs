@@ -8,6 +8,7 @@ using GidCluster.Dataprep.Shards;
 using GidCluster.Dataprep.Statistics;
 using GidCluster.Dataprep.Synthetic;
 using GidCluster.Grains.Ingestion;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using Microsoft.Extensions.Logging;
 

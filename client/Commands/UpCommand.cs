@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using Microsoft.Extensions.Hosting;
 

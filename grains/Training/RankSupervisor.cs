@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
+using GidCluster.Grains.Work;
 using Microsoft.Extensions.Logging;
 using Orleans;
 
@@ -80,7 +79,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     /// <summary>Starts every rank, follows rank 0's output, and returns null on success or why the attempt failed.</summary>
     private async Task<string?> RunRanksAsync(string spec)
     {
-        var port = FreePort();
+        var port = FreePorts.Next();
         var processes = new List<Process>();
         var tails = new List<Queue<string>>();
         var pending = new List<Task>();
@@ -268,12 +267,4 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
             : throw new InvalidOperationException($"this silo cannot start rank processes: no gid.dll in {AppContext.BaseDirectory} (run the embedded cluster with `gid up`)");
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

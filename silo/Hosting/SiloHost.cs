@@ -137,14 +137,3 @@ public static class SiloHost
     private static void MapHealth(this WebApplication app) =>
         app.MapGet("/healthz", (SiloOptions o) => Results.Ok(new { status = "ok", silo = o.Id, role = o.Role }));
 }
-
-/// <summary>Free loopback ports, for silos started with port 0 in mind (Orleans' endpoints need a number up front).</summary>
-public static class FreePorts
-{
-    public static int Next()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}

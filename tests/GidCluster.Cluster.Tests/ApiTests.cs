@@ -204,7 +204,7 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         var unknown = Gid("checkpoints", "list", "run-z");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no training run 'run-z'", unknown.Stderr);
-        var nowhere = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), "runs", "--cluster", $"127.0.0.1:{GidCluster.Silo.Hosting.FreePorts.Next()}"],
+        var nowhere = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), "runs", "--cluster", $"127.0.0.1:{GidCluster.Grains.Work.FreePorts.Next()}"],
             TimeSpan.FromSeconds(60), environment: new Dictionary<string, string?> { ["GID_DATA"] = _dir.Path, ["GID_CLUSTER"] = null });
         Assert.Equal(1, nowhere.ExitCode);
         Assert.Contains("cannot reach the cluster's gateway", nowhere.Stderr);

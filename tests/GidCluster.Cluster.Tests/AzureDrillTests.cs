@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Azure.Data.Tables;
 using GidCluster.Contracts;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
 using Xunit.Abstractions;

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Runtime.InteropServices;
 using System.Text;
 using GidCluster.Grains.Ingestion;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
 using Microsoft.AspNetCore.Builder;

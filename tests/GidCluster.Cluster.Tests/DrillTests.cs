@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
+using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
 

@@ -72,11 +72,14 @@ public sealed class ScaleSimulationTests
             silo.AddIncomingGrainCallFilter<JobCallCounter>();
             silo.AddOutgoingGrainCallFilter<JobCallCounter>();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            // 33 silos share two cores here: a call can wait long behind the others; the test is about exactly-once, not latency.
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(3));
             silo.Services.AddSingleton(new GrainSettings(ChecksumPipeline.Name, 64, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)));
             silo.Services.AddSingleton<IBlobStore>(blobs);
             silo.Services.AddSingleton(new VideoSources([root]));
             silo.Services.AddSingleton(sp => new WorkSlots(1, sp.GetRequiredService<ILogger<WorkSlots>>()));
         });
+        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(3)));
         await using var cluster = builder.Build();
         await cluster.DeployAsync();
 

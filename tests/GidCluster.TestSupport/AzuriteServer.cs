@@ -28,8 +28,8 @@ public sealed class AzuriteServer : IDisposable
         if (!File.Exists(exe))
             throw new InvalidOperationException($"Azurite is not installed at {exe}: run ./gid once (it installs the npm test tools)");
         Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
-        Port = FreePort();
-        TablePort = FreePort();
+        Port = Loopback.FreePort();
+        TablePort = Loopback.FreePort();
         var start = new ProcessStartInfo(exe)
         {
             RedirectStandardOutput = true,
@@ -39,7 +39,7 @@ public sealed class AzuriteServer : IDisposable
         string[] args =
         [
             "--blobHost", "127.0.0.1", "--blobPort", $"{Port}", "--tableHost", "127.0.0.1", "--tablePort", $"{TablePort}",
-            "--queueHost", "127.0.0.1", "--queuePort", $"{FreePort()}", "--location", _data.Path, "--silent",
+            "--queueHost", "127.0.0.1", "--queuePort", $"{Loopback.FreePort()}", "--location", _data.Path, "--silent",
         ];
         foreach (var a in args)
             start.ArgumentList.Add(a);
@@ -91,14 +91,6 @@ public sealed class AzuriteServer : IDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private void WaitUntilListening(int port, TimeSpan limit)
     {

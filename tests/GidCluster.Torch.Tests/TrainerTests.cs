@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using GidCluster.Training.Checkpoints;
 using GidCluster.Training.Models;
@@ -78,14 +76,6 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         .Select(l => JsonSerializer.Deserialize<StepMetrics>(l[RankProcess.MetricPrefix.Length..])!)
         .ToList();
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     /// <summary>Trains a stage; returns (loss on the fixed batch before) / (after), and the wall time.</summary>
     private static (double Factor, double Seconds) LossFactor(TrainSpec spec)
@@ -136,7 +126,7 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
     public async Task Two_ranks_with_batch_b_end_where_one_rank_with_batch_2b_ends_for_stage_1()
     {
         var spec = corpus.Spec("ldm1", "ddp-2x2") with { VaeCheckpoint = corpus.Vae };
-        var port = FreePort();
+        var port = Loopback.FreePort();
         var ranks = await Task.WhenAll(Enumerable.Range(0, 2).Select(r => Task.Run(() => Train(spec, spec.Output + $".{r}.json", r, 2, port))));
         foreach (var r in ranks) Check(r);
         var single = corpus.Spec("ldm1", "ddp-1x4") with { VaeCheckpoint = corpus.Vae, DataShards = 2 };
