@@ -127,6 +127,8 @@ public sealed class AzureDrillTests(DrillFixture fixture, AzureDrillTests.Storag
         var started = w2.NextLineAsync("started ", TimeSpan.FromSeconds(60));
         var submit = DrillTests.SubmitAsync(http, DrillTests.Token, fixture.VideoPaths, "drill");
         await started;
+        // Watch for the rerun before the kill: under load w1 may restart a victim before the submission answers.
+        var rerun = w1.NextLineAsync(" (attempt 2)", TimeSpan.FromSeconds(180));
         w2.Kill();
         var sinceKill = Stopwatch.StartNew();
         var job = await submit;
@@ -135,7 +137,6 @@ public sealed class AzureDrillTests(DrillFixture fixture, AzureDrillTests.Storag
         var victims = Regex.Matches(w2Lines, @"started \S+/(\S+) \(attempt 1\)").Select(m => m.Groups[1].Value)
             .Where(v => !w2Lines.Contains($"/{v} done after", StringComparison.Ordinal)).ToList();
         Assert.True(victims.Count > 0, $"w2 finished everything it started before the kill:\n{w2Lines}");
-        var rerun = w1.NextLineAsync(" (attempt 2)", TimeSpan.FromSeconds(120));
 
         var detected = await cluster.DeclaredDeadAsync("w2", sinceKill);
         await rerun;
