@@ -31,7 +31,7 @@ public static class InspectCommand
             catch (Exception e) when (e is ParquetFormatException or ManifestException or FileNotFoundException or ArgumentOutOfRangeException)
             {
                 Console.Error.WriteLine($"gid inspect: {e.Message}");
-                return 1;
+                return UserErrors.ExitCode;
             }
         });
         return command;

@@ -79,7 +79,7 @@ public sealed class TlsTests : IDisposable
             [ClusterTls.CaVariable] = caPath,
         };
         var admitted = Programs.Run("dotnet", [gid, "ingest", "status", "ing-nope"], TimeSpan.FromSeconds(90), environment: env);
-        Assert.Equal(1, admitted.ExitCode);
+        Assert.Equal(2, admitted.ExitCode);
         Assert.Contains("no ingestion job 'ing-nope'", admitted.Stderr);
         Assert.DoesNotContain("PRIVATE KEY", admitted.Combined);
 
