@@ -56,8 +56,14 @@ public static class TrainCommand
     private static Command Rank()
     {
         var spec = new Option<string>("--spec") { Description = "The run's training spec (JSON, written by the launcher).", Required = true };
-        var command = new Command("rank", "Run one rank of a training run (started by the launcher; reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).") { spec };
-        command.SetAction((parse, cancel) => Task.FromResult(RankProcess.Run(parse.GetValue(spec)!, cancel: cancel)));
+        var exitWithStdin = new Option<bool>("--exit-with-stdin") { Description = "Exit when stdin closes (the launching silo died)." };
+        var command = new Command("rank", "Run one rank of a training run (started by the launcher; reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).") { spec, exitWithStdin };
+        command.SetAction((parse, cancel) =>
+        {
+            if (parse.GetValue(exitWithStdin))
+                RankProcess.ExitWhenStdinCloses();
+            return Task.FromResult(RankProcess.Run(parse.GetValue(spec)!, cancel: cancel));
+        });
         return command;
     }
 }
