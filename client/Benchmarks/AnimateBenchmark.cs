@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 namespace GidCluster.Client.Benchmarks;
 
 /// <summary>
-/// <c>gid bench animate [--model DIR] [--config tiny|paper] [--steps N] [--frames N] [--reps N]</c>: at 256×160, seconds per
+/// <c>gid bench animate [--model DIR] [--config tiny|paper] [--size WxH] [--steps N] [--frames N] [--reps N]</c>: at 256×160 (paper: 256×192), seconds per
 /// DDIM step (stage 2, classifier-free guidance batch), rendered frames per second (batches of 8, and one at a time
 /// as the interactive page renders), and softmax splatting's time on the renderer's finest features versus the
 /// same splatting written in python3-torch, on the same inputs (outputs compared) in the same run.
@@ -33,8 +33,13 @@ public sealed class AnimateBenchmark : IBenchmark
         var modelDir = Arg("--model");
         if (modelDir is null)
         {
-            modelDir = Path.Combine(context.ScratchDir, "model-" + (Arg("--config") ?? "tiny"));
-            UntrainedModelFolder.Write(modelDir, ModelConfig.Load(Arg("--config") ?? "tiny"), 256, 160, seed: 1);
+            var config = Arg("--config") ?? "tiny";
+            // The paper config's VAE × U-Net down factor is 64, so 160 rows cannot be used: 256×192 is the nearest size.
+            var size = (Arg("--size") ?? (config == "paper" ? "256x192" : "256x160")).Split('x');
+            if (size.Length != 2) throw new ArgumentException($"--size {Arg("--size")}: expected WxH");
+            var (width, height) = (int.Parse(size[0], CultureInfo.InvariantCulture), int.Parse(size[1], CultureInfo.InvariantCulture));
+            modelDir = Path.Combine(context.ScratchDir, $"model-{config}-{width}x{height}");
+            UntrainedModelFolder.Write(modelDir, ModelConfig.Load(config), width, height, seed: 1);
         }
         using var model = ModelBundle.Load(modelDir);
         var d = model.Description;
