@@ -40,7 +40,8 @@ public static class CheckpointsCommand
         var step = new Option<long?>("--step") { Description = "Which step (default: the latest)." };
         var output = new Option<string>("--out") { Description = "Folder to write the checkpoint's files into.", Required = true };
         var blob = new Option<string?>("--blob") { Description = "The cluster's blob store URI (default: $GID_BLOB, else the one `gid up` recorded)." };
-        var command = new Command("pull", "Download a checkpoint from the blob store and verify each file's SHA-256.") { run, step, output, blob };
+        var renderer = new Option<string?>("--renderer") { Description = "For an ldm1/ldm2 run: the renderer run whose latest renderer.pt completes the model folder." };
+        var command = new Command("pull", "Download a checkpoint from the blob store and verify each file's SHA-256.") { run, step, output, blob, renderer };
         var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid checkpoints pull", async () =>
         {
@@ -61,7 +62,7 @@ public static class CheckpointsCommand
                 Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
             }
             Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
-            if (await AssembleModelFolderAsync(client, blobs, runId, dir, cancel) is { } model)
+            if (await AssembleModelFolderAsync(client, blobs, runId, parse.GetValue(renderer), dir, cancel) is { } model)
                 Console.WriteLine($"model folder: {model}");
             return 0;
         }));
@@ -70,14 +71,19 @@ public static class CheckpointsCommand
 
     /// <summary>
     /// For an ldm1/ldm2 run: follows <c>--from</c> to the VAE run, pulls its latest <c>vae.pt</c> beside the run's
-    /// <c>ldm.pt</c> and writes <c>model.json</c> (the model-folder contract shared with inference). Returns its path,
-    /// or null for a run that is not a latent diffusion stage.
+    /// <c>ldm.pt</c>, with <paramref name="rendererRun"/> pulls that renderer run's latest <c>renderer.pt</c>, and writes
+    /// <c>model.json</c> (the model-folder contract shared with inference). Returns its path, or null for a run that is
+    /// not a latent diffusion stage.
     /// </summary>
-    private static async Task<string?> AssembleModelFolderAsync(ClusterClient client, IBlobStore blobs, string runId, string dir, CancellationToken cancel)
+    private static async Task<string?> AssembleModelFolderAsync(ClusterClient client, IBlobStore blobs, string runId, string? rendererRun, string dir, CancellationToken cancel)
     {
         var details = await client.Grains.GetGrain<ITrainingRunGrain>(runId).GetDetails();
         if (details?.Launch is not { Stage: "ldm1" or "ldm2" } launch)
+        {
+            if (rendererRun is not null)
+                throw new ClusterClientException($"--renderer completes the model folder of an ldm1/ldm2 run; {runId} is a {details?.Launch?.Stage ?? "unlaunched"} run");
             return null;
+        }
         var vaeRun = launch.From!;
         if (launch.Stage == "ldm2")
         {
@@ -88,6 +94,16 @@ public static class CheckpointsCommand
             ?? throw new ClusterClientException($"VAE run {vaeRun} has no vae.pt checkpoint");
         await DownloadVerifiedAsync(blobs, vae, Path.Combine(dir, "vae.pt"), cancel);
         Console.WriteLine($"{vae.Path} → {Path.Combine(dir, "vae.pt")} ({vae.Size} bytes, sha256 ok)");
+        if (rendererRun is not null)
+        {
+            var rendererDetails = await client.Grains.GetGrain<ITrainingRunGrain>(rendererRun).GetDetails();
+            if (rendererDetails?.Launch?.Stage != "renderer")
+                throw new ClusterClientException($"--renderer {rendererRun}: not a renderer run ({rendererDetails?.Launch?.Stage ?? "no such launched run"})");
+            var file = (await CheckpointsAsync(client, rendererRun)).LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/renderer.pt", StringComparison.Ordinal))
+                ?? throw new ClusterClientException($"renderer run {rendererRun} has no renderer.pt checkpoint");
+            await DownloadVerifiedAsync(blobs, file, Path.Combine(dir, "renderer.pt"), cancel);
+            Console.WriteLine($"{file.Path} → {Path.Combine(dir, "renderer.pt")} ({file.Size} bytes, sha256 ok)");
+        }
         var facts = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "dataset.json"), cancel))!.AsObject();
         var model = new JsonObject
         {
@@ -98,7 +114,7 @@ public static class CheckpointsCommand
             ["frequencies_hz"] = facts["frequencies_hz"]!.DeepClone(),
             ["fps"] = facts["fps"]!.DeepClone(),
             ["frame_size"] = facts["frame_size"]!.DeepClone(),
-            ["runs"] = new JsonObject { ["vae"] = vaeRun, ["ldm"] = runId, ["renderer"] = null },
+            ["runs"] = new JsonObject { ["vae"] = vaeRun, ["ldm"] = runId, ["renderer"] = rendererRun },
         };
         var path = Path.Combine(dir, "model.json");
         await File.WriteAllTextAsync(path, model.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancel);
