@@ -1,7 +1,7 @@
 using GidCluster.Inference.Models;
-using GidCluster.Inference.Motion;
 using GidCluster.Inference.Rendering;
 using GidCluster.Inference.Sampling;
+using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
 namespace GidCluster.Inference;

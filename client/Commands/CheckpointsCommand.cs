@@ -37,7 +37,8 @@ public static class CheckpointsCommand
         var step = new Option<long?>("--step") { Description = "Which step (default: the latest)." };
         var output = new Option<string>("--out") { Description = "Folder to write the checkpoint's files into.", Required = true };
         var blob = new Option<string?>("--blob") { Description = "The cluster's blob store URI (default: $GID_BLOB, else the one `gid up` recorded)." };
-        var command = new Command("pull", "Download a checkpoint from the blob store and verify each file's SHA-256.") { run, step, output, blob };
+        var renderer = new Option<string?>("--renderer") { Description = "For an ldm1/ldm2 run: the renderer run whose latest renderer.pt completes the model folder." };
+        var command = new Command("pull", "Download a checkpoint from the blob store and verify each file's SHA-256.") { run, step, output, blob, renderer };
         var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction((parse, cancel) => Cli.RunAsync("gid checkpoints pull", async () =>
         {
@@ -48,7 +49,7 @@ public static class CheckpointsCommand
             var checkpoint = wanted == null ? checkpoints.LastOrDefault() : checkpoints.FirstOrDefault(c => c.Step == wanted);
             if (checkpoint == null)
                 throw new ClusterClientException(wanted == null ? $"run '{runId}' has no checkpoints" : $"run '{runId}' has no checkpoint at step {wanted} (steps: {string.Join(", ", checkpoints.Select(c => c.Step))})");
-            await CheckpointPull.PullAsync(client, client.OpenBlobs(parse.GetValue(blob)), runId, checkpoint, Path.GetFullPath(parse.GetValue(output)!), cancel);
+            await CheckpointPull.PullAsync(client, client.OpenBlobs(parse.GetValue(blob)), runId, checkpoint, Path.GetFullPath(parse.GetValue(output)!), cancel, parse.GetValue(renderer));
             return 0;
         }));
         return command;

@@ -18,7 +18,7 @@ namespace GidCluster.Grains.Training;
 /// </summary>
 public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrainFactory grains, IBlobStore blobs, ILogger logger)
 {
-    private static readonly string[] Stages = ["vae", "ldm1", "ldm2"];
+    private static readonly string[] Stages = ["vae", "ldm1", "ldm2", "renderer"];
 
     /// <summary>The local folder of a run's rank processes: spec, dataset copy, checkpoints.</summary>
     public static string WorkDirectory(string run) =>
@@ -27,9 +27,9 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     public static void Validate(TrainLaunchRequest r)
     {
         if (!Stages.Contains(r.Stage))
-            throw new ArgumentException($"stage '{r.Stage}' is not one of {string.Join(", ", Stages)} (the renderer's trainer is not built)");
+            throw new ArgumentException($"stage '{r.Stage}' is not one of {string.Join(", ", Stages)}");
         if (r.Ranks is < 1 or > 64) throw new ArgumentException($"ranks {r.Ranks} must be in 1..64");
-        if (r.Stage != "vae" && string.IsNullOrEmpty(r.From))
+        if (r.Stage is "ldm1" or "ldm2" && string.IsNullOrEmpty(r.From))
             throw new ArgumentException($"stage {r.Stage} needs --from RUN ({(r.Stage == "ldm1" ? "a vae run" : "an ldm1 run")})");
         if (r.MaxRestarts < 0) throw new ArgumentException($"max restarts {r.MaxRestarts} is negative");
     }
@@ -233,7 +233,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     /// <summary>The checkpoints this stage builds on, following <c>--from</c>: (vae.pt, stage-1 ldm.pt).</summary>
     private async Task<(string? Vae, string? Stage1)> UpstreamAsync(string dir)
     {
-        if (request.Stage == "vae") return (null, null);
+        if (request.Stage is "vae" or "renderer") return (null, null); // the renderer trains on the data alone
         var from = await Latest(request.From!, request.Stage == "ldm1" ? "vae" : "ldm1");
         var file = await DownloadAsync(from.Path, Path.Combine(dir, "from", Path.GetFileName(from.Path)));
         if (request.Stage == "ldm1") return (file, null);
@@ -249,7 +249,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         var details = await grain.GetDetails() ?? throw new ArgumentException($"--from: no training run '{source}'");
         if (details.Launch?.Stage != stage)
             throw new ArgumentException($"--from {source}: a {request.Stage} run builds on a {stage} run, not a {details.Launch?.Stage ?? "unlaunched"} one");
-        var name = stage == "vae" ? "vae.pt" : "ldm.pt";
+        var name = CheckpointName(stage);
         var checkpoints = await grain.ListCheckpoints();
         return checkpoints.LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/" + name, StringComparison.Ordinal))
             ?? throw new ArgumentException($"--from {source}: the run has no {name} checkpoint yet");
@@ -294,10 +294,18 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     private string? LatestCheckpoint(string output)
     {
         if (!Directory.Exists(output)) return null;
-        var name = request.Stage == "vae" ? "vae.pt" : "ldm.pt";
+        var name = CheckpointName(request.Stage);
         return Directory.GetDirectories(output, "step-*").Order(StringComparer.Ordinal)
             .Select(d => Path.Combine(d, name)).LastOrDefault(File.Exists);
     }
+
+    /// <summary>A stage's checkpoint file in the model-folder layout (as <c>TrainSpec.CheckpointFile</c>; this assembly has no TorchSharp).</summary>
+    private static string CheckpointName(string stage) => stage switch
+    {
+        "vae" => "vae.pt",
+        "renderer" => "renderer.pt",
+        _ => "ldm.pt",
+    };
 
     /// <summary>The <c>gid</c> client beside this silo's assembly: the rank processes are <c>gid train rank</c>.</summary>
     private static string GidAssembly()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Motion;
+using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
 namespace GidCluster.Inference.Interactive;
