@@ -54,13 +54,7 @@ public sealed class TrainLaunchTests
         Assert.Contains("run clean: succeeded", Client("runs", "show", "clean").Stdout);
         Assert.Contains("drill", Client("runs").Stdout);
 
-        var pulled = new Dictionary<string, string>();
-        foreach (var run in new[] { "drill", "clean" })
-        {
-            pulled[run] = Path.Combine(data.Path, "pulled-" + run);
-            Check(Client("checkpoints", "pull", run, "--out", pulled[run]));
-        }
-        AssertSameWeights(Path.Combine(pulled["drill"], "vae.pt"), Path.Combine(pulled["clean"], "vae.pt"), step: 12);
+        AssertPulledRunsEqual(Client, data.Path, "drill", "clean", step: 12);
         Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
     }
 
@@ -72,6 +66,14 @@ public sealed class TrainLaunchTests
         var dataset = Path.Combine(dir, "dataset");
         Check(Programs.Run("dotnet", [Gid, "dataprep", Path.Combine(corpus, "videos"), "--out", dataset, "--max-clips", "3", "--workers", "2", "--method", "dis-ultrafast"], TimeSpan.FromMinutes(5)));
         return dataset;
+    }
+
+    /// <summary>Pulls both VAE runs with <c>gid checkpoints pull</c> and compares their weights (see <see cref="AssertSameWeights"/>).</summary>
+    internal static void AssertPulledRunsEqual(Func<string[], ProgramResult> client, string dir, string a, string b, int step)
+    {
+        foreach (var run in new[] { a, b })
+            Check(client(["checkpoints", "pull", run, "--out", Path.Combine(dir, "pulled-" + run)]));
+        AssertSameWeights(Path.Combine(dir, "pulled-" + a, "vae.pt"), Path.Combine(dir, "pulled-" + b, "vae.pt"), step);
     }
 
     /// <summary>Compared in python3-torch: both files load with torch.load, and every tensor of 'model' and 'ema' is equal.</summary>

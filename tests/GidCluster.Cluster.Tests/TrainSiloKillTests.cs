@@ -55,13 +55,7 @@ public sealed class TrainSiloKillTests
         await Waits.UntilAsync(() => Task.FromResult(!Client("runs", "show", "clean").Stdout.Contains(": running", StringComparison.Ordinal)),
             TimeSpan.FromMinutes(10), () => Client("runs", "show", "clean").Combined);
         Assert.Contains("run clean: succeeded", Client("runs", "show", "clean").Stdout);
-        var pulled = new Dictionary<string, string>();
-        foreach (var run in new[] { "drill", "clean" })
-        {
-            pulled[run] = Path.Combine(data.Path, "pulled-" + run);
-            Check(Client("checkpoints", "pull", run, "--out", pulled[run]));
-        }
-        AssertSameWeights(Path.Combine(pulled["drill"], "vae.pt"), Path.Combine(pulled["clean"], "vae.pt"), step: 12);
+        AssertPulledRunsEqual(Client, data.Path, "drill", "clean", step: 12);
         Assert.Equal(0, second.Terminate(TimeSpan.FromSeconds(30)));
     }
 
