@@ -36,12 +36,8 @@ public sealed class TorchBenchmark : IBenchmark
         var peer = context.Arguments.ToList().IndexOf("--gloo-peer");
         if (peer >= 0)
             return Task.FromResult(GlooPeer(context.Arguments[peer + 1]));
-        // libgomp reads OMP_WAIT_POLICY once, when libtorch loads: without one, run again in a process that
-        // has PASSIVE from the start (spinning OpenMP threads distort timings on a shared machine).
-        var waitPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
-        if (string.IsNullOrEmpty(waitPolicy))
-            return Task.FromResult(RunAgainWith("OMP_WAIT_POLICY", "PASSIVE"));
-        return Task.FromResult(Run(context, waitPolicy));
+        var waitPolicy = PythonStepper.WaitPolicyOrRunAgain(out var exitCode);
+        return Task.FromResult(waitPolicy == null ? exitCode : Run(context, waitPolicy));
     }
 
     private int Run(BenchContext context, string waitPolicy)
@@ -93,13 +89,13 @@ public sealed class TorchBenchmark : IBenchmark
         long csFaults0 = 0, pyFaults0 = 0;
         double csFaults, pyFaults;
         using (var trainer = new Trainer(init, batch, height, width))
-        using (var reference = new PythonStepper(script, init, batch, height, width, threads, waitPolicy))
+        using (var reference = new PythonStepper(["-c", Stepper, script, $"{batch}", $"{height}", $"{width}", $"{threads}", init], waitPolicy))
         {
             for (var i = 0; i < warmup + steps; i++)
             {
                 double cs, py;
-                if (i % 2 == 0) (cs, py) = (trainer.Step(), reference.Step());
-                else (py, cs) = (reference.Step(), trainer.Step());
+                if (i % 2 == 0) (cs, py) = (trainer.Step(), reference.Ask("step"));
+                else (py, cs) = (reference.Ask("step"), trainer.Step());
                 if (i == warmup - 1) (csFaults0, pyFaults0) = (MinorFaults(Environment.ProcessId), MinorFaults(reference.Pid));
                 if (i < warmup) continue;
                 csSteps.Add(cs);
@@ -115,8 +111,8 @@ public sealed class TorchBenchmark : IBenchmark
             for (var i = 0; i < 2 + 9; i++)
             {
                 double cs, py;
-                if (i % 2 == 0) (cs, py) = (AddOverheadMicroseconds(), reference.AddMicroseconds());
-                else (py, cs) = (reference.AddMicroseconds(), AddOverheadMicroseconds());
+                if (i % 2 == 0) (cs, py) = (AddOverheadMicroseconds(), reference.Ask("add"));
+                else (py, cs) = (reference.Ask("add"), AddOverheadMicroseconds());
                 if (i < 2) continue;
                 csAdds.Add(cs);
                 pyAdds.Add(py);
@@ -168,19 +164,6 @@ public sealed class TorchBenchmark : IBenchmark
         // load_py copies the saved requires_grad (False in a torch.save of a state dict) onto the parameters.
         foreach (var p in net.parameters()) p.requires_grad = true;
         return net;
-    }
-
-    private static int RunAgainWith(string variable, string value)
-    {
-        var args = Environment.GetCommandLineArgs();
-        var host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this process's executable");
-        // Under `dotnet gid.dll` the first argument is the assembly the host must be given again.
-        var start = new ProcessStartInfo(host);
-        foreach (var a in Path.GetFileNameWithoutExtension(host) == "dotnet" ? args : args[1..]) start.ArgumentList.Add(a);
-        start.Environment[variable] = value;
-        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
-        child.WaitForExit();
-        return child.ExitCode;
     }
 
     /// <summary>Rank 0 of two: the peer is this command again (<c>--gloo-peer DIR</c>) in its own process.</summary>
@@ -282,87 +265,36 @@ public sealed class TorchBenchmark : IBenchmark
         }
     }
 
-    /// <summary>
-    /// A python3 process holding the reference script's network (imported, not modified) that runs
-    /// the script's training step once per request and answers with its milliseconds (or, asked
-    /// "add", times 100,000 1-element adds).
-    /// </summary>
-    private sealed class PythonStepper : IDisposable
-    {
-        private readonly Process _process;
-
-        public PythonStepper(string script, string init, int batch, int height, int width, int threads, string waitPolicy)
-        {
-            var start = new ProcessStartInfo("/usr/bin/python3")
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.Environment["OMP_WAIT_POLICY"] = waitPolicy;
-            foreach (var a in new[] { "-c", Stepper, script, $"{batch}", $"{height}", $"{width}", $"{threads}", init }) start.ArgumentList.Add(a);
-            _process = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
-            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"python3: {e.Data}"); };
-            _process.BeginErrorReadLine();
-            var ready = _process.StandardOutput.ReadLine();
-            if (ready != "ready") throw new InvalidOperationException($"the Python reference stepper did not start (said: {ready ?? "nothing"})");
-        }
-
-        public int Pid => _process.Id;
-
-        /// <summary>One training step; its milliseconds.</summary>
-        public double Step() => Ask("step");
-
-        /// <summary>Microseconds per 1-element add, over 100,000 of them.</summary>
-        public double AddMicroseconds() => Ask("add");
-
-        private double Ask(string command)
-        {
-            _process.StandardInput.WriteLine(command);
-            _process.StandardInput.Flush();
-            var line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the Python reference stepper exited");
-            return double.Parse(line, CultureInfo.InvariantCulture);
-        }
-
-        public void Dispose()
-        {
-            try
-            {
-                _process.StandardInput.Close();
-                if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) _process.Kill(entireProcessTree: true);
-            }
-            finally { _process.Dispose(); }
-        }
-
-        // The reference's main() setup and loop body (seed, set_num_threads, UNet, AdamW(1e-4, 0.01),
-        // randn/randint inputs; zero_grad(set_to_none=True), mse_loss, backward, step), one step per line.
-        private const string Stepper = """
-            import sys, importlib.util, time, torch
-            import torch.nn.functional as F
-            spec = importlib.util.spec_from_file_location('unet_ref', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-            b, h, w, threads = (int(v) for v in sys.argv[2:6])
-            torch.manual_seed(0)
-            torch.set_num_threads(threads)
-            net = m.UNet()
-            net.load_state_dict(torch.load(sys.argv[6]))
-            opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
-            x = torch.randn(b, 7, h, w); t = torch.randint(0, 1000, (b,)); k = torch.randint(0, 16, (b,)); y = torch.randn(b, 4, h, w)
-            a1 = torch.ones(1); b1 = torch.ones(1)
-            print('ready', flush=True)
-            for line in sys.stdin:
-                if line.strip() == 'add':
-                    s = time.perf_counter()
-                    for _ in range(100000): a1 + b1
-                    print((time.perf_counter() - s) * 10, flush=True)
-                    continue
+    // Run by a PythonStepper: answers "step" with one training step's milliseconds and "add" with the µs of
+    // a 1-element add over 100,000 of them.
+    // The reference's main() setup and loop body (seed, set_num_threads, UNet, AdamW(1e-4, 0.01),
+    // randn/randint inputs; zero_grad(set_to_none=True), mse_loss, backward, step), one step per line.
+    private const string Stepper = """
+        import sys, importlib.util, time, torch
+        import torch.nn.functional as F
+        spec = importlib.util.spec_from_file_location('unet_ref', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+        b, h, w, threads = (int(v) for v in sys.argv[2:6])
+        torch.manual_seed(0)
+        torch.set_num_threads(threads)
+        net = m.UNet()
+        net.load_state_dict(torch.load(sys.argv[6]))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
+        x = torch.randn(b, 7, h, w); t = torch.randint(0, 1000, (b,)); k = torch.randint(0, 16, (b,)); y = torch.randn(b, 4, h, w)
+        a1 = torch.ones(1); b1 = torch.ones(1)
+        print('ready', flush=True)
+        for line in sys.stdin:
+            if line.strip() == 'add':
                 s = time.perf_counter()
-                opt.zero_grad(set_to_none=True)
-                loss = F.mse_loss(net(x, t, k), y)
-                loss.backward()
-                opt.step()
-                print((time.perf_counter() - s) * 1000, flush=True)
-            """;
-    }
+                for _ in range(100000): a1 + b1
+                print((time.perf_counter() - s) * 10, flush=True)
+                continue
+            s = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss = F.mse_loss(net(x, t, k), y)
+            loss.backward()
+            opt.step()
+            print((time.perf_counter() - s) * 1000, flush=True)
+        """;
 
     /// <summary>Minor page faults of a process so far (field 10 of /proc/PID/stat; the name field has no spaces here).</summary>
     private static long MinorFaults(int pid) =>
