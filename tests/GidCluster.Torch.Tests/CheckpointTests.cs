@@ -114,6 +114,22 @@ public class CheckpointTests
             PyTensors.AssertClose(t, expected[name], 1e-6, name);
     }
 
+    /// <summary>Loading keeps each parameter's requires_grad as the caller set it, with or without an EMA: a frozen part stays frozen.</summary>
+    [Fact]
+    public void Loading_keeps_frozen_parameters_frozen()
+    {
+        using var dir = Paths.NewTempDir("gid-torch-ckpt-frozen");
+        using var net = new SmallNet();
+        using var opt = Adam(net);
+        var path = Path.Combine(dir.Path, "net.pt");
+        TrainingCheckpoint.Save(path, net, opt, new TrainingPosition(1, 0, 1));
+        var parameters = net.parameters().ToList();
+        parameters[0].requires_grad = false;
+        TrainingCheckpoint.Load(path, net, opt);
+        Assert.False(parameters[0].requires_grad, "a frozen parameter came back trainable");
+        Assert.All(parameters.Skip(1), p => Assert.True(p.requires_grad));
+    }
+
     [Fact]
     public void Bad_checkpoints_give_clear_errors()
     {

@@ -214,16 +214,30 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         return torch.cat(unet.parameters().Select(p => p.detach().reshape(-1)).ToList(), 0).clone();
     }
 
-    [Fact]
-    public void A_run_resumed_from_its_checkpoint_ends_bitwise_where_the_uninterrupted_run_ends()
+    /// <summary>
+    /// Accumulation and the EMA included. VAE: its loss draws a slice and a posterior sample per micro-batch; ldm2: the
+    /// frozen stage 1 must stay frozen through the optimizer over a subset of the parameters; renderer: its target
+    /// frames and offsets come from the data position.
+    /// </summary>
+    [Theory]
+    [InlineData("vae")]
+    [InlineData("ldm2")]
+    [InlineData("renderer")]
+    public void A_run_resumed_from_its_checkpoint_ends_bitwise_where_the_uninterrupted_run_ends(string stage)
     {
-        // Accumulation and the EMA included; VAE: its loss draws a slice and a posterior sample per micro-batch.
-        var whole = corpus.Spec("vae", "resume-whole") with { Steps = 6, CheckpointEvery = 3, Accumulate = 2, EmaDecay = 0.9 };
+        var whole = corpus.Spec(stage, $"resume-{stage}-whole") with { Steps = 6, CheckpointEvery = 3, Accumulate = 2, EmaDecay = 0.9 };
+        if (stage == "ldm2")
+        {
+            var ldm1 = corpus.Spec("ldm1", "resume-ldm2-base") with { Steps = 2, WarmupSteps = 1, VaeCheckpoint = corpus.Vae };
+            Check(Train(ldm1, ldm1.Output + ".json"));
+            whole = whole with { VaeCheckpoint = corpus.Vae, Stage1Checkpoint = Path.Combine(ldm1.Output, Trainer.StepFolder(2), "ldm.pt") };
+        }
         Check(Train(whole, whole.Output + ".json"));
+        var file = TrainSpec.CheckpointFile(stage);
         var resumed = whole with
         {
-            Output = Path.Combine(corpus.Dir, "resume-second"),
-            Resume = Path.Combine(whole.Output, Trainer.StepFolder(3), "vae.pt"),
+            Output = Path.Combine(corpus.Dir, $"resume-{stage}-second"),
+            Resume = Path.Combine(whole.Output, Trainer.StepFolder(3), file),
         };
         var second = Train(resumed, resumed.Output + ".json");
         Check(second);
@@ -231,16 +245,23 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         Assert.False(Directory.Exists(Path.Combine(resumed.Output, Trainer.StepFolder(3))));
 
         var config = ModelConfig.Load("tiny");
+        nn.Module Model() => stage switch
+        {
+            "vae" => new AutoencoderKL(config.Vae),
+            "ldm2" => new FrequencyCoordinatedUNet(new UNet(config.Unet), config.Stage2),
+            _ => new Renderer(config.Renderer),
+        };
         foreach (var ema in new[] { false, true })
         {
-            using var a = new AutoencoderKL(config.Vae);
-            using var b = new AutoencoderKL(config.Vae);
-            TrainingCheckpoint.LoadWeights(Path.Combine(whole.Output, Trainer.StepFolder(6), "vae.pt"), a, ema);
-            TrainingCheckpoint.LoadWeights(Path.Combine(resumed.Output, Trainer.StepFolder(6), "vae.pt"), b, ema);
+            using var a = Model();
+            using var b = Model();
+            TrainingCheckpoint.LoadWeights(Path.Combine(whole.Output, Trainer.StepFolder(6), file), a, ema);
+            TrainingCheckpoint.LoadWeights(Path.Combine(resumed.Output, Trainer.StepFolder(6), file), b, ema);
             var pa = a.named_parameters().ToList();
             var pb = b.named_parameters().ToList();
+            Assert.NotEmpty(pa);
             for (var i = 0; i < pa.Count; i++)
-                Assert.True(pa[i].parameter.eq(pb[i].parameter).all().item<bool>(), $"{(ema ? "ema" : "model")} {pa[i].name} differs after resuming");
+                Assert.True(pa[i].parameter.eq(pb[i].parameter).all().item<bool>(), $"{stage}: {(ema ? "ema" : "model")} {pa[i].name} differs after resuming");
         }
     }
 

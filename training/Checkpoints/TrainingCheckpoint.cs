@@ -63,13 +63,13 @@ public static class TrainingCheckpoint
             throw new ArgumentException($"optimizer {optimizer.GetType().Name} has no PyTorch state-dict form", nameof(optimizer));
         var content = Read(path);
         // No dispose scope here: the optimizer state load_py creates must outlive this call.
-        var trainable = ema is null ? null : model.parameters().Select(p => p.requires_grad).ToList();
+        var trainable = model.parameters().Select(p => p.requires_grad).ToList();
         LoadInto(model, content, "model", path);
-        // Loading copies values into the existing parameters; make sure none came back frozen
-        // (PyBridge's own load_py copies Python's requires_grad=False onto parameters).
+        // Loading may change requires_grad (PyBridge's own load_py copies Python's False onto parameters):
+        // restore the caller's, so trainable ones train and a frozen stage 1 stays frozen.
         var parameters = model.parameters().ToList();
         for (var i = 0; i < parameters.Count; i++)
-            parameters[i].requires_grad = trainable?[i] ?? true;
+            parameters[i].requires_grad = trainable[i];
         if (ema is not null)
         {
             using var noGrad = no_grad();
