@@ -45,27 +45,30 @@ public static class CheckpointsCommand
         command.SetAction((parse, cancel) => Cli.RunAsync("gid checkpoints pull", async () =>
         {
             await using var client = await ClusterClient.ConnectAsync(parse.GetValue(cluster), cancel);
-            var runId = parse.GetValue(run)!;
-            var checkpoints = await CheckpointsAsync(client, runId);
-            var blobs = client.OpenBlobs(parse.GetValue(blob));
-            var wanted = parse.GetValue(step);
-            var checkpoint = wanted == null ? checkpoints.LastOrDefault() : checkpoints.FirstOrDefault(c => c.Step == wanted);
-            if (checkpoint == null)
-                throw new ClusterClientException(wanted == null ? $"run '{runId}' has no checkpoints" : $"run '{runId}' has no checkpoint at step {wanted} (steps: {string.Join(", ", checkpoints.Select(c => c.Step))})");
-            var dir = Path.GetFullPath(parse.GetValue(output)!);
-            Directory.CreateDirectory(dir);
-            foreach (var file in checkpoint.Files)
-            {
-                var target = Path.Combine(dir, Path.GetFileName(file.Path));
-                await DownloadVerifiedAsync(blobs, file, target, cancel);
-                Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
-            }
-            Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
-            if (await AssembleModelFolderAsync(client, blobs, runId, dir, cancel) is { } model)
-                Console.WriteLine($"model folder: {model}");
-            return 0;
+            return await PullAsync(client, client.OpenBlobs(parse.GetValue(blob)), parse.GetValue(run)!, parse.GetValue(step), parse.GetValue(output)!, cancel);
         }));
         return command;
+    }
+
+    /// <summary>Pulls one checkpoint of a run (the latest when <paramref name="wanted"/> is null) and assembles the model folder.</summary>
+    internal static async Task<int> PullAsync(ClusterClient client, IBlobStore blobs, string runId, long? wanted, string output, CancellationToken cancel)
+    {
+        var checkpoints = await CheckpointsAsync(client, runId);
+        var checkpoint = wanted == null ? checkpoints.LastOrDefault() : checkpoints.FirstOrDefault(c => c.Step == wanted);
+        if (checkpoint == null)
+            throw new ClusterClientException(wanted == null ? $"run '{runId}' has no checkpoints" : $"run '{runId}' has no checkpoint at step {wanted} (steps: {string.Join(", ", checkpoints.Select(c => c.Step))})");
+        var dir = Path.GetFullPath(output);
+        Directory.CreateDirectory(dir);
+        foreach (var file in checkpoint.Files)
+        {
+            var target = Path.Combine(dir, Path.GetFileName(file.Path));
+            await DownloadVerifiedAsync(blobs, file, target, cancel);
+            Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
+        }
+        Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
+        if (await AssembleModelFolderAsync(client, blobs, runId, dir, cancel) is { } model)
+            Console.WriteLine($"model folder: {model}");
+        return 0;
     }
 
     /// <summary>
