@@ -1,7 +1,7 @@
 using GidCluster.Inference.Models;
-using GidCluster.Inference.Motion;
 using GidCluster.Inference.Rendering;
 using GidCluster.Inference.Sampling;
+using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
 namespace GidCluster.Inference;
@@ -82,14 +82,14 @@ public static class Animator
         using var noGrad = no_grad();
         var period = model.Description.PeriodFrames;
         var importance = MotionTexture.Importance(volume, period);
+        var features = model.Renderer.Encode(image);   // I₀ is the same in every frame
         var frames = new List<Tensor>();
         for (var start = 0; start < times.Count; start += batch)
         {
             using var inner = NewDisposeScope();
             var chunk = times.Skip(start).Take(batch).ToArray();
             var flow = MotionTexture.Displacements(volume, chunk, period)[0];        // [b, 2, H, W]
-            var b = flow.shape[0];
-            var rendered = model.Renderer.forward(image.expand(b, -1, -1, -1), flow, importance.expand(b, -1, -1, -1));
+            var rendered = model.Renderer.Synthesize(features, flow, importance);
             frames.Add(rendered.MoveToOuterDisposeScope());
             progress?.Invoke(Math.Min(start + batch, times.Count), times.Count);
         }

@@ -3,6 +3,8 @@ using System.Globalization;
 using GidCluster.Inference;
 using GidCluster.Inference.Interactive;
 using GidCluster.Inference.Models;
+using GidCluster.Inference.Motion;
+using GidCluster.Inference.Rendering;
 using GidCluster.Inference.Sampling;
 using GidCluster.Training.Models;
 using static TorchSharp.torch;
@@ -10,7 +12,7 @@ using static TorchSharp.torch;
 namespace GidCluster.Client.Benchmarks;
 
 /// <summary>
-/// <c>gid bench animate [--model DIR] [--config tiny|paper] [--steps N] [--frames N] [--reps N]</c>: at 256×160, seconds per
+/// <c>gid bench animate [--model DIR] [--config tiny|paper] [--size WxH] [--steps N] [--frames N] [--reps N]</c>: at 256×160 (paper: 256×192), seconds per
 /// DDIM step (stage 2, classifier-free guidance batch), rendered frames per second (batches of 8, and one at a time
 /// as the interactive page renders), and softmax splatting's time on the renderer's finest features versus the
 /// same splatting written in python3-torch, on the same inputs (outputs compared) in the same run.
@@ -31,8 +33,13 @@ public sealed class AnimateBenchmark : IBenchmark
         var modelDir = Arg("--model");
         if (modelDir is null)
         {
-            modelDir = Path.Combine(context.ScratchDir, "model-" + (Arg("--config") ?? "tiny"));
-            UntrainedModelFolder.Write(modelDir, ModelConfig.Load(Arg("--config") ?? "tiny"), 256, 160, seed: 1);
+            var config = Arg("--config") ?? "tiny";
+            // The paper config's VAE × U-Net down factor is 64, so 160 rows cannot be used: 256×192 is the nearest size.
+            var size = (Arg("--size") ?? (config == "paper" ? "256x192" : "256x160")).Split('x');
+            if (size.Length != 2) throw new ArgumentException($"--size {Arg("--size")}: expected WxH");
+            var (width, height) = (int.Parse(size[0], CultureInfo.InvariantCulture), int.Parse(size[1], CultureInfo.InvariantCulture));
+            modelDir = Path.Combine(context.ScratchDir, $"model-{config}-{width}x{height}");
+            UntrainedModelFolder.Write(modelDir, ModelConfig.Load(config), width, height, seed: 1);
         }
         using var model = ModelBundle.Load(modelDir);
         var d = model.Description;
@@ -65,7 +72,9 @@ public sealed class AnimateBenchmark : IBenchmark
                 frameMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             var interactiveFps = 1000 / BenchReport.Median(frameMs.Skip(1));
-            Console.WriteLine($"render: {batchedFps:0.0} fps in batches of 8, {interactiveFps:0.0} fps one frame at a time (interactive, JPEG included)");
+            var uncachedFps = 1000 / UncachedFrameMs(model, image, volume, frames);
+            Console.WriteLine($"render: {batchedFps:0.0} fps in batches of 8, {interactiveFps:0.0} fps one frame at a time (interactive, JPEG included); " +
+                $"{uncachedFps:0.0} fps when each frame also re-encodes the picture's features (before the pyramid was cached), ratio {interactiveFps / uncachedFps:0.00}");
 
             // 3. Softmax splatting at the renderer's finest scale, ours vs python3-torch on the same inputs.
             var (ours, python, maxDiff) = await Splatting(context, d.Config.Renderer.Channels[0], d.Height, d.Width, reps, cancel);
@@ -74,7 +83,7 @@ public sealed class AnimateBenchmark : IBenchmark
             [
                 new BenchFigure("ddim_step", perStep, "s"),
                 new BenchFigure("render_fps_batched", batchedFps, "frames/s"),
-                new BenchFigure("render_fps_interactive", interactiveFps, "frames/s", Goal: ">= 15"),
+                new BenchFigure("render_fps_interactive", interactiveFps, "frames/s", uncachedFps, interactiveFps / uncachedFps, Goal: ">= 15"),
                 new BenchFigure("softmax_splat", ours, "ms", python, ours / python),
                 new BenchFigure("softmax_splat_max_abs_diff", maxDiff, ""),
             ], new Dictionary<string, string>
@@ -86,6 +95,28 @@ public sealed class AnimateBenchmark : IBenchmark
             });
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The interactive frame as it was rendered before the feature pyramid was cached: the whole renderer (encoder
+    /// included) per frame, then JPEG, one frame at a time; median ms. Run beside the cached path for a same-load ratio.
+    /// </summary>
+    private static double UncachedFrameMs(ModelBundle model, Tensor image, Tensor volume, int frames)
+    {
+        var d = model.Description;
+        using var noGrad = no_grad();
+        using var importance = MotionTexture.Importance(volume, d.PeriodFrames);
+        var ms = new List<double>();
+        for (var i = 0; i <= frames; i++)
+        {
+            using var scope = NewDisposeScope();
+            var started = Stopwatch.GetTimestamp();
+            var flow = MotionTexture.Displacements(volume, [1.0 + i], d.PeriodFrames)[0];
+            var frame = model.Renderer.forward(image, flow, importance);
+            Picture.Encode(".jpg", d.Width, d.Height, Picture.ToRgb(frame));
+            if (i > 0) ms.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds); // the first is a warm-up
+        }
+        return BenchReport.Median(ms);
     }
 
     private static async Task<(double Ours, double Python, double MaxDiff)> Splatting(BenchContext context, long channels, int height, int width, int reps, CancellationToken cancel)

@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace GidCluster.Client.Commands;
 
 /// <summary>
-/// <c>gid animate IMAGE… --model DIR --out FILE</c>: each picture → spectral volume → rendered video, plus its
+/// <c>gid animate IMAGE… --model RUN_OR_DIR --out FILE</c>: each picture → spectral volume → rendered video, plus its
 /// X-t slice and the volume's amplitude image beside it. Several pictures (or folders of them) write into
 /// <c>--out</c> as a folder.
 /// </summary>
@@ -18,7 +18,7 @@ public static class AnimateCommand
     public static Command Create()
     {
         var inputs = new Argument<string[]>("images") { Description = "Pictures, or folders of pictures (png, jpg, …).", Arity = ArgumentArity.OneOrMore };
-        var model = new Option<string>("--model") { Description = "A model folder (model.json, vae.pt, ldm.pt, renderer.pt; `gid checkpoints pull RUN --out DIR` writes one).", Required = true };
+        var model = ModelSource.Option();
         var output = new Option<string>("--out") { Description = "The video (.mp4 or .gif) for one picture; a folder for several.", Required = true };
         var loop = new Option<bool>("--loop") { Description = "A seamless loop (motion self-guidance, paper Eq. 5)." };
         var seconds = new Option<double>("--seconds") { Description = "Scene time to show (the loop's length with --loop).", DefaultValueFactory = _ => 149 / 30.0 };
@@ -35,7 +35,8 @@ public static class AnimateCommand
         {
             inputs, model, output, loop, seconds, slowmo, magnify, seed, steps, guidance, loopWeight, recurrence, format, scanline,
         };
-        command.SetAction(parse =>
+        var cluster = ClusterClient.AddConnectionOption(command);
+        command.SetAction(async (parse, cancel) =>
         {
             var pictures = ExpandInputs(parse.GetValue(inputs)!);
             var stepsGiven = parse.GetResult(steps) is { Implicit: false };
@@ -49,9 +50,7 @@ public static class AnimateCommand
             var batch = pictures.Count > 1 || parse.GetValue(inputs)!.Any(Directory.Exists);
             if (!batch && Path.GetExtension(outPath).ToLowerInvariant() is not (".mp4" or ".gif"))
                 throw new ArgumentException($"--out {outPath}: the video must end in .mp4 or .gif (or give several pictures and a folder)");
-            var modelDir = parse.GetValue(model)!;
-            if (!Directory.Exists(modelDir))
-                throw new DirectoryNotFoundException($"--model {modelDir}: no such model folder (runs on the cluster are not pulled by gid animate yet: `gid checkpoints pull RUN --out DIR`, then --model DIR)");
+            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(cluster), cancel);
             using var bundle = ModelBundle.Load(modelDir);
             var d = bundle.Description;
             Console.WriteLine($"model {Path.GetFullPath(modelDir)}: {d.Config.Name}, {d.LdmStage}, {d.Width}×{d.Height} at {d.Fps:0.##} fps; " +

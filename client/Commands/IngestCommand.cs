@@ -100,7 +100,7 @@ public static class IngestCommand
     }
 }
 
-/// <summary>Runs a cluster command: cluster, grain and I/O errors become one line on stderr and exit code 1.</summary>
+/// <summary>Runs a cluster command: cluster, grain and I/O errors become one line on stderr and exit code 2, as bad input does everywhere in gid.</summary>
 public static class Cli
 {
     public static async Task<int> RunAsync(string name, Func<Task<int>> body)
@@ -113,7 +113,7 @@ public static class Cli
             or TimeoutException or Orleans.Runtime.OrleansException)
         {
             Console.Error.WriteLine($"{name}: {e.Message}");
-            return 1;
+            return UserErrors.ExitCode;
         }
     }
 }

@@ -20,19 +20,12 @@ public static class InspectCommand
         };
         command.SetAction(parse =>
         {
+            // A bad file (missing, malformed Parquet or manifest, a row out of range) is reported by UserErrors: one line, exit 2.
             var path = parse.GetValue(file)!;
-            try
-            {
-                if (!File.Exists(path) && !Directory.Exists(path))
-                    throw new FileNotFoundException($"{path}: no such file or folder");
-                Console.Write(ShardInspector.Describe(path, parse.GetValue(row), parse.GetValue(verify)));
-                return 0;
-            }
-            catch (Exception e) when (e is ParquetFormatException or ManifestException or FileNotFoundException or ArgumentOutOfRangeException)
-            {
-                Console.Error.WriteLine($"gid inspect: {e.Message}");
-                return 1;
-            }
+            if (!File.Exists(path) && !Directory.Exists(path))
+                throw new FileNotFoundException($"{path}: no such file or folder");
+            Console.Write(ShardInspector.Describe(path, parse.GetValue(row), parse.GetValue(verify)));
+            return 0;
         });
         return command;
     }

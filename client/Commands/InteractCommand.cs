@@ -13,7 +13,7 @@ using Spectre.Console;
 namespace GidCluster.Client.Commands;
 
 /// <summary>
-/// <c>gid interact IMAGE --model DIR</c>: samples the picture's spectral volume, then serves a page (a small Kestrel
+/// <c>gid interact IMAGE --model RUN_OR_DIR</c>: samples the picture's spectral volume, then serves a page (a small Kestrel
 /// host on loopback) where dragging a point of the picture and letting go makes the scene respond (modal dynamics).
 /// </summary>
 public static class InteractCommand
@@ -21,20 +21,19 @@ public static class InteractCommand
     public static Command Create()
     {
         var image = new Argument<string>("image") { Description = "The picture." };
-        var model = new Option<string>("--model") { Description = "A model folder (model.json, vae.pt, ldm.pt, renderer.pt).", Required = true };
+        var model = ModelSource.Option();
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
         var seed = new Option<long>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "DDIM steps.", DefaultValueFactory = _ => 250 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance weight w.", DefaultValueFactory = _ => 1.75 };
         var decay = new Option<double>("--decay") { Description = "Damping: the modes' decay rate α in 1/s (0: they ring forever).", DefaultValueFactory = _ => 0.8 };
         var command = new Command("interact", "Serve a page where you drag a point of the picture, let go, and the scene responds.") { image, model, port, seed, steps, guidance, decay };
+        var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction(async (parse, cancel) =>
         {
             var p = parse.GetValue(port);
             if (p is < 0 or > 65535) throw new ArgumentException($"--port {p}: must be 0…65535");
-            var modelDir = parse.GetValue(model)!;
-            if (!Directory.Exists(modelDir))
-                throw new DirectoryNotFoundException($"--model {modelDir}: no such model folder (`gid checkpoints pull RUN --out DIR` writes one)");
+            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(cluster), cancel);
             using var bundle = ModelBundle.Load(modelDir);
             var d = bundle.Description;
             var picture = Picture.Read(parse.GetValue(image)!, d.Width, d.Height);

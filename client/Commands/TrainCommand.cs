@@ -11,11 +11,11 @@ namespace GidCluster.Client.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    public static Command Create() => new("train", "Train a stage of the model (vae, ldm1, ldm2) through the cluster.") { Launch(), Rank() };
+    public static Command Create() => new("train", "Train a stage of the model (vae, ldm1, ldm2, renderer) through the cluster.") { Launch(), Rank() };
 
     private static Command Launch()
     {
-        var stage = new Option<string>("--stage") { Description = "vae, ldm1 (--from a vae run) or ldm2 (--from an ldm1 run).", Required = true };
+        var stage = new Option<string>("--stage") { Description = "vae, ldm1 (--from a vae run), ldm2 (--from an ldm1 run) or renderer (perceptual loss with --set renderer.vgg=FILE).", Required = true };
         stage.AcceptOnlyFromAmong(TrainSpec.Stages);
         var dataset = new Option<string>("--dataset") { Description = "A dataset of the cluster, or a manifest folder on the silo's machine.", Required = true };
         var ranks = new Option<int>("--ranks") { Description = "Rank processes (data parallel, rendezvous on loopback).", DefaultValueFactory = _ => 1 };
@@ -56,8 +56,14 @@ public static class TrainCommand
     private static Command Rank()
     {
         var spec = new Option<string>("--spec") { Description = "The run's training spec (JSON, written by the launcher).", Required = true };
-        var command = new Command("rank", "Run one rank of a training run (started by the launcher; reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).") { spec };
-        command.SetAction((parse, cancel) => Task.FromResult(RankProcess.Run(parse.GetValue(spec)!, cancel: cancel)));
+        var exitWithStdin = new Option<bool>("--exit-with-stdin") { Description = "Exit when stdin closes (the launching silo died)." };
+        var command = new Command("rank", "Run one rank of a training run (started by the launcher; reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).") { spec, exitWithStdin };
+        command.SetAction((parse, cancel) =>
+        {
+            if (parse.GetValue(exitWithStdin))
+                RankProcess.ExitWhenStdinCloses();
+            return Task.FromResult(RankProcess.Run(parse.GetValue(spec)!, cancel: cancel));
+        });
         return command;
     }
 }

@@ -44,7 +44,7 @@ public static class UserErrors
     /// <summary>Exceptions that say the input is wrong (and already name it), not that gid is.</summary>
     public static bool IsUserInput(Exception e) =>
         e is ArgumentException or FormatException or IOException or InvalidDataException or UnauthorizedAccessException
-            or System.Text.Json.JsonException or ManifestException;
+            or System.Text.Json.JsonException or ManifestException or GidCluster.Dataprep.Shards.ParquetFormatException;
 
     private static string OneLine(string message) => string.Join(" ", message.Split(['\n', '\r'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 

@@ -12,15 +12,19 @@ namespace GidCluster.Dataprep.Shards;
 /// </summary>
 public sealed class ParquetFile : IDisposable
 {
-    private ParquetFile(string path, ParquetReader reader)
+    private ParquetFile(string path, ParquetReader reader, Stream stream)
     {
         Path = path;
         Reader = reader;
+        Stream = stream;
     }
 
     public string Path { get; }
 
     public ParquetReader Reader { get; }
+
+    /// <summary>The file Parquet.Net reads (checked at open); <see cref="DirectBlobColumn"/> reads page bytes from it.</summary>
+    internal Stream Stream { get; }
 
     public void Dispose() => Wait(() => Reader.DisposeAsync().AsTask());
 
@@ -39,7 +43,7 @@ public sealed class ParquetFile : IDisposable
             var footerLength = CheckFrame(path, stream);
             CheckFooterShape(path, stream, footerLength);
             var reader = Guard(path, "cannot read the footer", () => Wait(() => ParquetReader.CreateAsync(stream, new ParquetOptions(), leaveStreamOpen: false)));
-            var file = new ParquetFile(path, reader);
+            var file = new ParquetFile(path, reader, stream);
             try
             {
                 // Parquet.Net decodes the schema lazily: make it fail here, named, rather than at first use.
@@ -230,26 +234,7 @@ public sealed class ParquetFile : IDisposable
                 while (at < end)
                 {
                     string Where() => $"row group {g}, column {c}, page header at {at}";
-                    int used;
-                    while (true)
-                    {
-                        var n = (int)Math.Min(window.Length, end - at);
-                        stream.Position = at;
-                        stream.ReadExactly(window, 0, n);
-                        try
-                        {
-                            used = ThriftBounds.CheckStruct(window.AsSpan(0, n), fields);
-                            break;
-                        }
-                        catch (ThriftBounds.Truncated) when (n == window.Length && window.Length < 16 << 20)
-                        {
-                            window = new byte[window.Length * 4]; // statistics of large binary values make long headers
-                        }
-                        catch (Exception e) when (e is InvalidDataException or ThriftBounds.Truncated)
-                        {
-                            throw new ParquetFormatException(path, $"{Where()}: corrupt ({(e is ThriftBounds.Truncated ? "it runs past its column chunk" : e.Message)})");
-                        }
-                    }
+                    var used = PageHeader(path, stream, at, end, ref window, fields, Where);
                     var (type, uncompressed, compressed) = (fields[0], fields[1], fields[2]);
                     if (compressed < 0 || uncompressed < 0 || at + used + compressed > end)
                         throw new ParquetFormatException(path, $"{Where()}: a page of {compressed} bytes does not fit its column chunk (ends at {end})");
@@ -276,6 +261,33 @@ public sealed class ParquetFile : IDisposable
             }
         }
         stream.Position = 0;
+    }
+
+    /// <summary>
+    /// Bounds-checks the page header at <paramref name="at"/> (its chunk ends at <paramref name="end"/>) and returns
+    /// its length; <paramref name="fields"/> gets its type, uncompressed and compressed sizes. The header's bytes
+    /// are left at the start of <paramref name="window"/>, which grows for long headers.
+    /// </summary>
+    internal static int PageHeader(string path, Stream stream, long at, long end, ref byte[] window, Span<int> fields, Func<string> where)
+    {
+        while (true)
+        {
+            var n = (int)Math.Min(window.Length, end - at);
+            stream.Position = at;
+            stream.ReadExactly(window, 0, n);
+            try
+            {
+                return ThriftBounds.CheckStruct(window.AsSpan(0, n), fields);
+            }
+            catch (ThriftBounds.Truncated) when (n == window.Length && window.Length < 16 << 20)
+            {
+                window = new byte[window.Length * 4]; // statistics of large binary values make long headers
+            }
+            catch (Exception e) when (e is InvalidDataException or ThriftBounds.Truncated)
+            {
+                throw new ParquetFormatException(path, $"{where()}: corrupt ({(e is ThriftBounds.Truncated ? "it runs past its column chunk" : e.Message)})");
+            }
+        }
     }
 
     /// <summary>Row counts and column chunk ranges must fit the file, before any column is read.</summary>

@@ -47,14 +47,23 @@ public sealed record LoaderOptions
 
     /// <summary>Drop the last incomplete batch of an epoch (keeps every rank's batch count equal).</summary>
     public bool DropLast { get; init; } = true;
+
+    /// <summary>
+    /// Also carry one target frame per sample (the renderer's I_t), its offset drawn from the sample's stored
+    /// <c>target_offsets</c> by the seeded data RNG, so the choice is a pure function of (seed, epoch, rank, position).
+    /// </summary>
+    public bool TargetFrames { get; init; }
 }
 
 /// <summary>
 /// One batch, contiguous and ready for tensor creation.
 /// <c>Images</c> is <c>[B, 3, H, W]</c> (channel-major RGB, range per <see cref="ImageRange"/>);
 /// <c>Volumes</c> is <c>[B, 16, 4, H, W]</c> float32 (normalized unless turned off).
+/// With <see cref="LoaderOptions.TargetFrames"/>, <c>Targets</c> is <c>[B, 3, H, W]</c> like <c>Images</c>: the frame
+/// <c>TargetOffsets[b]</c> frames after the start frame (mirrored with its sample).
 /// </summary>
-public sealed record Batch(int Size, int Height, int Width, float[] Images, float[] Volumes, string[] VideoIds, int[] StartFrames, bool[] Flipped);
+public sealed record Batch(int Size, int Height, int Width, float[] Images, float[] Volumes, string[] VideoIds, int[] StartFrames, bool[] Flipped,
+    float[]? Targets = null, int[]? TargetOffsets = null);
 
 /// <summary>
 /// Loads training batches from the shards a manifest lists. Each epoch's order is a pure function of
@@ -221,7 +230,7 @@ public sealed class SampleLoader
         var readers = new Dictionary<int, ShardReader>();
         try
         {
-            var pending = new List<(Sample Sample, bool Flip)>();
+            var pending = new List<(Sample Sample, bool Flip, int Target)>();
             var index = 0L;
             foreach (var window in Plan(epoch))
             {
@@ -240,8 +249,16 @@ public sealed class SampleLoader
                 {
                     var flip = _options.FlipProbability > 0
                         && new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x464C_4950UL ^ ((ulong)_options.Rank << 40) ^ (ulong)index)).NextDouble() < _options.FlipProbability;
+                    var sample = loaded[(shard, group)][row];
+                    var target = -1;
+                    if (_options.TargetFrames)
+                    {
+                        if (sample.TargetOffsets.Length == 0)
+                            throw new InvalidDataException($"{_manifestPath}: sample {sample.VideoId}@{sample.StartFrame} has no target frames (the renderer needs them)");
+                        target = (int)new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x5441_5247UL ^ ((ulong)_options.Rank << 40) ^ (ulong)index)).NextBelow((ulong)sample.TargetOffsets.Length);
+                    }
                     index++;
-                    pending.Add((loaded[(shard, group)][row], flip));
+                    pending.Add((sample, flip, target));
                     if (pending.Count == _options.BatchSize)
                     {
                         writer.WriteAsync(Collate(pending), token).AsTask().GetAwaiter().GetResult();
@@ -301,11 +318,11 @@ public sealed class SampleLoader
         return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
-    private Batch Collate(List<(Sample Sample, bool Flip)> items)
+    private Batch Collate(List<(Sample Sample, bool Flip, int Target)> items)
     {
         var first = items[0].Sample;
         int h = first.Height, w = first.Width;
-        foreach (var (s, _) in items)
+        foreach (var (s, _, _) in items)
         {
             if (s.Height != h || s.Width != w)
                 throw new InvalidDataException($"{_manifestPath}: samples of different sizes in one batch: {first.VideoId}@{first.StartFrame} is {w}x{h}, {s.VideoId}@{s.StartFrame} is {s.Width}x{s.Height}");
@@ -314,20 +331,25 @@ public sealed class SampleLoader
         var volumeSize = SpectralNormalization.Bins * 4 * pixels;
         var images = new float[items.Count * 3 * pixels];
         var volumes = new float[items.Count * volumeSize];
+        var targets = _options.TargetFrames ? new float[items.Count * 3 * pixels] : null;
         for (var b = 0; b < items.Count; b++)
         {
-            var (s, flip) = items[b];
+            var (s, flip, target) = items[b];
             WriteImage(s.Image, images.AsSpan(b * 3 * pixels, 3 * pixels), h, w, flip);
             WriteVolume(s.SpectralVolume, volumes.AsSpan(b * volumeSize, volumeSize), h, w, flip);
+            if (targets is not null)
+                WriteImage(s.TargetFrames.AsSpan(target * 3 * pixels, 3 * pixels), targets.AsSpan(b * 3 * pixels, 3 * pixels), h, w, flip);
         }
         return new Batch(items.Count, h, w, images, volumes,
             items.Select(i => i.Sample.VideoId).ToArray(),
             items.Select(i => i.Sample.StartFrame).ToArray(),
-            items.Select(i => i.Flip).ToArray());
+            items.Select(i => i.Flip).ToArray(),
+            targets,
+            targets is null ? null : items.Select(i => i.Sample.TargetOffsets[i.Target]).ToArray());
     }
 
     /// <summary>HWC RGB8 → CHW float, optionally mirrored along W.</summary>
-    private void WriteImage(byte[] rgb, Span<float> dest, int h, int w, bool flip)
+    private void WriteImage(ReadOnlySpan<byte> rgb, Span<float> dest, int h, int w, bool flip)
     {
         var (scale, offset) = _options.ImageRange == ImageRange.ZeroToOne ? (1f / 255f, 0f) : (1f / 127.5f, -1f);
         var plane = h * w;

@@ -75,11 +75,11 @@ public sealed class ShardReader : IDisposable
     }
 
     /// <summary>All samples, row group by row group (only one row group's data in memory at a time).</summary>
-    public IEnumerable<Sample> ReadAll()
+    public IEnumerable<Sample> ReadAll(BlobPool? pool = null)
     {
         for (var g = 0; g < RowGroupCount; g++)
         {
-            foreach (var s in ReadRowGroup(g))
+            foreach (var s in ReadRowGroup(g, pool))
                 yield return s;
         }
     }
@@ -88,10 +88,11 @@ public sealed class ShardReader : IDisposable
     public string[] ReadSplits(int rowGroup) =>
         ParquetFile.Guard(Path, $"row group {rowGroup}", () => Strings(_parquet.OpenRowGroupReader(rowGroup), rowGroup, SampleColumns.Split));
 
-    public IReadOnlyList<Sample> ReadRowGroup(int rowGroup) =>
-        ParquetFile.Guard(Path, $"row group {rowGroup}", () => Decode(rowGroup));
+    /// <summary>One row group's samples; their big arrays come from <paramref name="pool"/> when given (return them there when done).</summary>
+    public IReadOnlyList<Sample> ReadRowGroup(int rowGroup, BlobPool? pool = null) =>
+        ParquetFile.Guard(Path, $"row group {rowGroup}", () => Decode(rowGroup, pool));
 
-    private List<Sample> Decode(int rowGroup)
+    private List<Sample> Decode(int rowGroup, BlobPool? pool)
     {
         var group = _parquet.OpenRowGroupReader(rowGroup);
         var videoIds = Strings(group, rowGroup, SampleColumns.VideoId);
@@ -99,9 +100,9 @@ public sealed class ShardReader : IDisposable
         var fps = Values<float>(group, rowGroup, SampleColumns.Fps);
         var widths = Values<int>(group, rowGroup, SampleColumns.Width);
         var heights = Values<int>(group, rowGroup, SampleColumns.Height);
-        var images = Bytes(group, rowGroup, SampleColumns.Image);
-        var volumes = Bytes(group, rowGroup, SampleColumns.SpectralVolume);
-        var targets = Bytes(group, rowGroup, SampleColumns.TargetFrames);
+        var images = Blobs<byte>(group, rowGroup, SampleColumns.Image, pool) ?? Bytes(group, rowGroup, SampleColumns.Image);
+        var volumes = Blobs<Half>(group, rowGroup, SampleColumns.SpectralVolume, pool) ?? Halves(group, rowGroup, SampleColumns.SpectralVolume, pool);
+        var targets = Blobs<byte>(group, rowGroup, SampleColumns.TargetFrames, pool) ?? Bytes(group, rowGroup, SampleColumns.TargetFrames);
         var offsets = Int32Lists(group, rowGroup, SampleColumns.TargetOffsets);
         var sources = Strings(group, rowGroup, SampleColumns.SourceUri);
         var methods = Strings(group, rowGroup, SampleColumns.FlowMethod);
@@ -112,8 +113,6 @@ public sealed class ShardReader : IDisposable
         for (var i = 0; i < rows; i++)
         {
             var where = $"row group {rowGroup}, row {i}";
-            if (volumes[i].Length % 2 != 0)
-                throw new ParquetFormatException(Path, $"{where}: spectral_volume has an odd byte count {volumes[i].Length} (fp16 expected)");
             SampleQuality quality;
             try
             {
@@ -124,7 +123,7 @@ public sealed class ShardReader : IDisposable
                 throw new ParquetFormatException(Path, $"{where}: quality is not valid JSON ({e.Message})", e);
             }
             var sample = new Sample(videoIds[i], startFrames[i], fps[i], widths[i], heights[i], images[i],
-                Halves(volumes[i]), targets[i], offsets[i],
+                volumes[i], targets[i], offsets[i],
                 sources[i], methods[i], quality, splits[i]);
             try
             {
@@ -139,12 +138,26 @@ public sealed class ShardReader : IDisposable
         return samples;
     }
 
-    /// <summary>fp16 values from their bytes (uninitialized first: every element is overwritten, so zeroing would be a wasted pass).</summary>
-    private static Half[] Halves(byte[] bytes)
+    /// <summary>A big binary column read straight into its arrays, when its chunk has the shape <see cref="DirectBlobColumn"/> reads.</summary>
+    private T[][]? Blobs<T>(ParquetRowGroupReader group, int rowGroup, string name, BlobPool? pool) where T : unmanaged
     {
-        var halves = GC.AllocateUninitializedArray<Half>(bytes.Length / 2);
-        bytes.AsSpan().CopyTo(MemoryMarshal.AsBytes(halves.AsSpan()));
-        return halves;
+        var field = _fields[name];
+        return DirectBlobColumn.TryRead<T>(_file, group.GetMetadata(field)!, field, rowGroup, Rows(group), pool);
+    }
+
+    /// <summary>fp16 values through Parquet.Net's read (uninitialized first: every element is overwritten, so zeroing would be a wasted pass).</summary>
+    private Half[][] Halves(ParquetRowGroupReader group, int rowGroup, string name, BlobPool? pool)
+    {
+        var bytes = Bytes(group, rowGroup, name);
+        var result = new Half[bytes.Length][];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i].Length % 2 != 0)
+                throw new ParquetFormatException(Path, $"row group {rowGroup}, row {i}: {name} has an odd byte count {bytes[i].Length} (fp16 expected)");
+            result[i] = pool?.Rent<Half>(bytes[i].Length / 2) ?? GC.AllocateUninitializedArray<Half>(bytes[i].Length / 2);
+            bytes[i].AsSpan().CopyTo(MemoryMarshal.AsBytes(result[i].AsSpan()));
+        }
+        return result;
     }
 
     private static int Rows(ParquetRowGroupReader group) => checked((int)group.RowCount);

@@ -18,7 +18,7 @@ namespace GidCluster.Grains.Training;
 /// </summary>
 public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrainFactory grains, IBlobStore blobs, ILogger logger)
 {
-    private static readonly string[] Stages = ["vae", "ldm1", "ldm2"];
+    private static readonly string[] Stages = ["vae", "ldm1", "ldm2", "renderer"];
 
     /// <summary>The local folder of a run's rank processes: spec, dataset copy, checkpoints.</summary>
     public static string WorkDirectory(string run) =>
@@ -27,16 +27,33 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     public static void Validate(TrainLaunchRequest r)
     {
         if (!Stages.Contains(r.Stage))
-            throw new ArgumentException($"stage '{r.Stage}' is not one of {string.Join(", ", Stages)} (the renderer's trainer is not built)");
+            throw new ArgumentException($"stage '{r.Stage}' is not one of {string.Join(", ", Stages)}");
         if (r.Ranks is < 1 or > 64) throw new ArgumentException($"ranks {r.Ranks} must be in 1..64");
-        if (r.Stage != "vae" && string.IsNullOrEmpty(r.From))
+        if (r.Stage is "ldm1" or "ldm2" && string.IsNullOrEmpty(r.From))
             throw new ArgumentException($"stage {r.Stage} needs --from RUN ({(r.Stage == "ldm1" ? "a vae run" : "an ldm1 run")})");
         if (r.MaxRestarts < 0) throw new ArgumentException($"max restarts {r.MaxRestarts} is negative");
     }
 
+    /// <summary>The runs supervised by this process: one supervisor per run, whatever activations come and go.</summary>
+    private static readonly Dictionary<string, Task> Running = new(StringComparer.Ordinal);
+
+    /// <summary>Starts this supervisor on the thread pool unless its run is supervised in this process already.</summary>
+    public bool TryStart(bool resumed)
+    {
+        lock (Running)
+        {
+            if (Running.TryGetValue(run, out var task) && !task.IsCompleted)
+                return false;
+            // Rank processes are long work: supervised on the thread pool, never on the Orleans scheduler.
+            Running[run] = Task.Run(() => RunAsync(resumed));
+            return true;
+        }
+    }
+
     private ITrainingRunGrain Grain => grains.GetGrain<ITrainingRunGrain>(run);
 
-    public async Task RunAsync()
+    /// <summary>Runs the ranks to the end; <paramref name="resumed"/> when an earlier supervisor of the run died with its silo.</summary>
+    public async Task RunAsync(bool resumed = false)
     {
         try
         {
@@ -44,6 +61,12 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
             var dataset = await DatasetAsync(dir);
             var (vae, stage1) = await UpstreamAsync(dir);
             var output = Path.Combine(dir, "checkpoints");
+            if (resumed)
+            {
+                // The ranks of the dead silo exit when their stdin closes; the newest checkpoint they wrote may not be in the blob store yet.
+                await PublishIfMissingAsync(LatestCheckpoint(output));
+                await Grain.RecordRestart("the silo supervising the run stopped; resumed from the newest checkpoint");
+            }
             for (var attempt = 0; ; attempt++)
             {
                 var spec = WriteSpec(dir, dataset, output, vae, stage1, LatestCheckpoint(output));
@@ -89,10 +112,12 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
             {
                 var start = new ProcessStartInfo("dotnet")
                 {
+                    // The rank's stdin stays open and unwritten: it closes when this silo dies, and the rank then exits.
+                    RedirectStandardInput = true,
                     RedirectStandardOutput = true,
                     RedirectStandardError = true,
                 };
-                foreach (var a in new[] { GidAssembly(), "train", "rank", "--spec", spec }) start.ArgumentList.Add(a);
+                foreach (var a in new[] { GidAssembly(), "train", "rank", "--spec", spec, "--exit-with-stdin" }) start.ArgumentList.Add(a);
                 start.Environment["RANK"] = rank.ToString(CultureInfo.InvariantCulture);
                 start.Environment["WORLD_SIZE"] = request.Ranks.ToString(CultureInfo.InvariantCulture);
                 start.Environment["MASTER_ADDR"] = "127.0.0.1";
@@ -162,17 +187,32 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
             else if (line.StartsWith("CHECKPOINT ", StringComparison.Ordinal))
             {
                 var c = JsonNode.Parse(line["CHECKPOINT ".Length..])!;
-                var step = c["Step"]!.GetValue<long>();
-                var files = new List<CheckpointFileView>();
-                foreach (var file in c["Files"]!.AsArray().Select(f => f!.GetValue<string>()))
-                {
-                    await using var stream = File.OpenRead(file);
-                    var info = await blobs.PutAsync($"runs/{run}/{Path.GetFileName(Path.GetDirectoryName(file))}/{Path.GetFileName(file)}", stream);
-                    files.Add(new CheckpointFileView(info.Path, info.Size, info.Sha256 ?? throw new InvalidOperationException($"the blob store recorded no sha256 for {info.Path}")));
-                }
-                await Grain.RecordCheckpoint(step, files);
+                await PublishAsync(c["Step"]!.GetValue<long>(), c["Files"]!.AsArray().Select(f => f!.GetValue<string>()));
             }
         }
+    }
+
+    /// <summary>Copies a checkpoint's files to <c>runs/RUN/step-NNNNNNNN/</c> in the blob store and records them with the run grain.</summary>
+    private async Task PublishAsync(long step, IEnumerable<string> localFiles)
+    {
+        var files = new List<CheckpointFileView>();
+        foreach (var file in localFiles)
+        {
+            await using var stream = File.OpenRead(file);
+            var info = await blobs.PutAsync($"runs/{run}/{Path.GetFileName(Path.GetDirectoryName(file))}/{Path.GetFileName(file)}", stream);
+            files.Add(new CheckpointFileView(info.Path, info.Size, info.Sha256 ?? throw new InvalidOperationException($"the blob store recorded no sha256 for {info.Path}")));
+        }
+        await Grain.RecordCheckpoint(step, files);
+    }
+
+    /// <summary>Publishes the local checkpoint whose model file is <paramref name="model"/> unless the run grain has its step.</summary>
+    private async Task PublishIfMissingAsync(string? model)
+    {
+        if (model is null) return;
+        var folder = Path.GetDirectoryName(model)!;
+        var step = long.Parse(Path.GetFileName(folder)["step-".Length..], NumberStyles.Integer, CultureInfo.InvariantCulture);
+        if ((await Grain.ListCheckpoints()).Any(c => c.Step == step)) return;
+        await PublishAsync(step, Directory.GetFiles(folder).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
     }
 
     /// <summary>The dataset as a local manifest: a folder on this machine, or the named dataset's blobs copied here.</summary>
@@ -193,7 +233,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     /// <summary>The checkpoints this stage builds on, following <c>--from</c>: (vae.pt, stage-1 ldm.pt).</summary>
     private async Task<(string? Vae, string? Stage1)> UpstreamAsync(string dir)
     {
-        if (request.Stage == "vae") return (null, null);
+        if (request.Stage is "vae" or "renderer") return (null, null); // the renderer trains on the data alone
         var from = await Latest(request.From!, request.Stage == "ldm1" ? "vae" : "ldm1");
         var file = await DownloadAsync(from.Path, Path.Combine(dir, "from", Path.GetFileName(from.Path)));
         if (request.Stage == "ldm1") return (file, null);
@@ -209,7 +249,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         var details = await grain.GetDetails() ?? throw new ArgumentException($"--from: no training run '{source}'");
         if (details.Launch?.Stage != stage)
             throw new ArgumentException($"--from {source}: a {request.Stage} run builds on a {stage} run, not a {details.Launch?.Stage ?? "unlaunched"} one");
-        var name = stage == "vae" ? "vae.pt" : "ldm.pt";
+        var name = CheckpointName(stage);
         var checkpoints = await grain.ListCheckpoints();
         return checkpoints.LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/" + name, StringComparison.Ordinal))
             ?? throw new ArgumentException($"--from {source}: the run has no {name} checkpoint yet");
@@ -254,10 +294,18 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     private string? LatestCheckpoint(string output)
     {
         if (!Directory.Exists(output)) return null;
-        var name = request.Stage == "vae" ? "vae.pt" : "ldm.pt";
+        var name = CheckpointName(request.Stage);
         return Directory.GetDirectories(output, "step-*").Order(StringComparer.Ordinal)
             .Select(d => Path.Combine(d, name)).LastOrDefault(File.Exists);
     }
+
+    /// <summary>A stage's checkpoint file in the model-folder layout (as <c>TrainSpec.CheckpointFile</c>; this assembly has no TorchSharp).</summary>
+    private static string CheckpointName(string stage) => stage switch
+    {
+        "vae" => "vae.pt",
+        "renderer" => "renderer.pt",
+        _ => "ldm.pt",
+    };
 
     /// <summary>The <c>gid</c> client beside this silo's assembly: the rank processes are <c>gid train rank</c>.</summary>
     private static string GidAssembly()

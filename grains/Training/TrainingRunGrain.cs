@@ -1,5 +1,6 @@
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
+using GidCluster.Grains.Work;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
@@ -26,14 +27,30 @@ public sealed class TrainingRunState
 /// <summary>
 /// A training run as the client and the dashboard see it: state, checkpoints (files in the blob
 /// store with sha256) and loss/step-rate curves; <see cref="Launch"/> starts its rank processes on this
-/// silo under a <see cref="RankSupervisor"/>, which reports back through this grain.
+/// silo under a <see cref="RankSupervisor"/>, which reports back through this grain. While the run is unfinished a
+/// durable reminder is armed: if the silo dies, the next activation (the reminder's tick or any call) supervises the
+/// run again from the newest checkpoint the ranks left on disk.
 /// </summary>
 [GrainType(GrainNames.TrainingRunType)]
 public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)] IPersistentState<TrainingRunState> state,
-    IBlobStore blobs, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
+    IBlobStore blobs, GrainSettings settings, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain, IRemindable
 {
     /// <summary>Curves keep at most this many points: every other one is dropped when full.</summary>
     private const int MaxPoints = 800;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.RecordExists && state.State is { State: "running", Launch: not null })
+            Supervise(resumed: true);
+        return Task.CompletedTask;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        // The activation already resumed an unfinished run; a finished run has no use for its reminder.
+        if (state.RecordExists && state.State.State != "running")
+            await Redrive.Disarm(this);
+    }
 
     public async Task Create()
     {
@@ -97,6 +114,8 @@ public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)
             throw new ArgumentException($"a run ends succeeded or failed, not '{finalState}'", nameof(finalState));
         (state.State.State, state.State.Error) = (finalState, error);
         await SaveAsync();
+        await Redrive.Disarm(this);
+        DeactivateOnIdle(); // undoes the supervision's delayed deactivation
     }
 
     public async Task Launch(TrainLaunchRequest request)
@@ -107,9 +126,20 @@ public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)
         await Create();
         state.State.Launch = request;
         await SaveAsync();
-        var supervisor = new RankSupervisor(this.GetPrimaryKeyString(), request, GrainFactory, blobs, logger);
-        // Rank processes are long work: supervised on the thread pool, never on the Orleans scheduler.
-        _ = Task.Run(supervisor.RunAsync);
+        await Redrive.Arm(this, settings);
+        Supervise(resumed: false);
+    }
+
+    /// <summary>Starts the run's supervisor on this silo unless one already runs here (an earlier activation's).</summary>
+    private void Supervise(bool resumed)
+    {
+        var supervisor = new RankSupervisor(this.GetPrimaryKeyString(), state.State.Launch!, GrainFactory, blobs, logger);
+        if (!supervisor.TryStart(resumed))
+            return;
+        // Stay on this silo while its processes train: a later activation elsewhere would start a second set of ranks.
+        DelayDeactivation(TimeSpan.FromDays(30));
+        if (resumed)
+            logger.LogInformation("run {Run} resumes on this silo from its newest checkpoint", this.GetPrimaryKeyString());
     }
 
     public Task<RunDetails?> GetDetails()

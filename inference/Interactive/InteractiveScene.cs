@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Motion;
+using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
 namespace GidCluster.Inference.Interactive;
@@ -18,6 +19,7 @@ public sealed class InteractiveScene : IDisposable
     private readonly ModalDynamics _dynamics;
     private readonly Tensor _image;        // [1, 3, H, W] in [0, 1]
     private readonly Tensor _importance;   // [1, 1, H, W]
+    private readonly List<Tensor> _features; // the renderer's pyramid of the picture, computed once: only the flow changes per frame
     private readonly double _maxStep;
     private readonly object _gate = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -32,6 +34,8 @@ public sealed class InteractiveScene : IDisposable
         _dynamics = new ModalDynamics(volume, d.FrequenciesHz, d.PeriodFrames, decayPerSecond);
         _image = image.detach().clone();
         _importance = MotionTexture.Importance(volume.unsqueeze(0), d.PeriodFrames);
+        using (no_grad())
+            _features = model.Renderer.Encode(_image);
         _maxStep = maxStepSeconds;
     }
 
@@ -66,7 +70,7 @@ public sealed class InteractiveScene : IDisposable
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var flow = _dynamics.Displacements();
-            var frame = _model.Renderer.forward(_image, flow, _importance);
+            var frame = _model.Renderer.Synthesize(_features, flow, _importance);
             var jpeg = Rendering.Picture.Encode(".jpg", Width, Height, Rendering.Picture.ToRgb(frame));
             var max = flow.pow(2).sum(1).sqrt().max().item<float>();
             return new SceneFrame(jpeg, _dynamics.Time, max, _dynamics.Energy(), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -89,5 +93,6 @@ public sealed class InteractiveScene : IDisposable
         _dynamics.Dispose();
         _image.Dispose();
         _importance.Dispose();
+        foreach (var f in _features) f.Dispose();
     }
 }

@@ -14,7 +14,7 @@ namespace GidCluster.Inference.Motion;
 /// </summary>
 public sealed class ModalDynamics : IDisposable
 {
-    private readonly Tensor _basisTensor; // [M, 2 axes, (Re, Im), H·W]
+    private readonly Tensor _basisTensor; // [2 axes, M·(Re, Im), H·W]: one matrix product per frame gives the field
     private readonly float[] _basis;       // [M, 4, H·W]: Re x, Im x, Re y, Im y of B_k per mode
     private readonly double[] _omega;
     private readonly Complex[] _q;
@@ -42,7 +42,7 @@ public sealed class ModalDynamics : IDisposable
         using (var b = volume.narrow(0, 1, Modes).to(ScalarType.Float32).mul(2.0 / period).contiguous())
         {
             _basis = b.data<float>().ToArray();
-            _basisTensor = b.reshape(Modes, 2, 2, Height * Width).clone();
+            _basisTensor = b.reshape(Modes, 2, 2, Height * Width).permute(1, 0, 2, 3).reshape(2, Modes * 2, Height * Width).contiguous();
         }
         _q = new Complex[Modes];
         _v = new Complex[Modes];
@@ -125,21 +125,18 @@ public sealed class ModalDynamics : IDisposable
         return (fx, fy);
     }
 
-    /// <summary>The whole displacement field <c>[1, 2, H, W]</c> (x, y): Re(B) Re(q) − Im(B) Im(q), summed over modes.</summary>
+    /// <summary>The whole displacement field <c>[1, 2, H, W]</c> (x, y): per axis Σ_k Re(B_k) Re(q_k) − Im(B_k) Im(q_k), as one matrix product.</summary>
     public Tensor Displacements()
     {
         using var scope = NewDisposeScope();
-        var weights = new float[Modes * 4];
+        var weights = new float[Modes * 2];
         for (var m = 0; m < Modes; m++)
         {
-            // Per axis: Re(B q) = Re B·Re q − Im B·Im q.
-            weights[m * 4 + 0] = (float)_q[m].Real;
-            weights[m * 4 + 1] = (float)-_q[m].Imaginary;
-            weights[m * 4 + 2] = (float)_q[m].Real;
-            weights[m * 4 + 3] = (float)-_q[m].Imaginary;
+            weights[m * 2] = (float)_q[m].Real;
+            weights[m * 2 + 1] = (float)-_q[m].Imaginary;
         }
-        var w = tensor(weights, [Modes, 2, 2, 1]);
-        return (_basisTensor * w).sum([0, 2]).reshape(1, 2, Height, Width).MoveToOuterDisposeScope();
+        var w = tensor(weights, [1, 1, Modes * 2]);
+        return matmul(w, _basisTensor).reshape(1, 2, Height, Width).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => _basisTensor.Dispose();

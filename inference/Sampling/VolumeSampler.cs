@@ -1,5 +1,5 @@
 using GidCluster.Inference.Models;
-using GidCluster.Inference.Motion;
+using GidCluster.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

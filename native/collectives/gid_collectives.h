@@ -1,5 +1,5 @@
-// libgid_collectives: a thin C ABI over Gloo (CPU, TCP transport) for data-parallel training next
-// to TorchSharp, which has no torch.distributed. It works on raw data pointers (a tensor's CPU
+// libgid_collectives: a thin C ABI over Gloo (CPU, TCP transport) and NCCL (CUDA, opened at run
+// time) for data-parallel training next to TorchSharp, which has no torch.distributed. It works on raw data pointers (a tensor's CPU
 // memory), never on libtorch types: the shim must not link libtorch, whose own copy of Gloo
 // exports the same symbols in another version (both coexist because .NET loads native
 // libraries RTLD_LOCAL).
@@ -20,8 +20,19 @@ GID_EXPORT int gid_coll_init(int kind, const char* address, int port, const char
                              int timeout_ms, void** group);
 GID_EXPORT int gid_coll_free(void* group);
 
+// NCCL: opens `nccl_path` (NULL = libnccl.so.2) and `cudart_path` (NULL = libcudart.so.12) with
+// dlopen and resolves NCCL's C API; fails with a message naming the library or symbol. `version`
+// (may be NULL) receives ncclGetVersion's code.
+GID_EXPORT int gid_coll_nccl_load(const char* nccl_path, const char* cudart_path, int* version);
+// An NCCL group on CUDA device `device` (LOCAL_RANK): the libraries are loaded first, then rank 0
+// publishes ncclGetUniqueId's id in the rendezvous above and the others read it. The returned handle
+// takes the same allreduce/broadcast/barrier/free calls; data pointers are device memory, and work
+// runs on the legacy default stream (TorchSharp exposes no stream API).
+GID_EXPORT int gid_coll_init_nccl(int kind, const char* address, int port, int rank, int size, int device, int timeout_ms,
+                                  const char* nccl_path, const char* cudart_path, void** group);
+
 // dtype: 0 float32, 1 float64, 2 int32, 3 int64. op: 0 sum, 1 max, 2 min.
-// In place on `data` (count elements).
+// In place on `data` (count elements); a group of either backend.
 GID_EXPORT int gid_coll_allreduce(void* group, void* data, long long count, int dtype, int op);
 GID_EXPORT int gid_coll_broadcast(void* group, void* data, long long bytes, int root);
 GID_EXPORT int gid_coll_barrier(void* group);

@@ -78,6 +78,9 @@ public static class SiloHost
                 silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
                 silo.ConfigureEndpoints(options.Address, options.SiloPort, gateway, listenOnAnyHostAddress: false);
                 AzureTableStore.FromUri(options.Store).AddProviders(silo);
+                // In a pod: Orleans watches the pods and deletes those of silos declared dead, and marks silos whose pod is gone as dead.
+                if (options.Pod != null)
+                    silo.UseKubernetesHosting();
             }
             else
             {

@@ -18,6 +18,37 @@ public static class SiloRoles
     public static readonly string[] Known = [Coordinator, Worker, All];
 }
 
+/// <summary>
+/// The pod a silo runs in, from the downward API variables Orleans' Kubernetes hosting reads. Orleans 10.4.2 takes the
+/// advertised address from DNS rather than POD_IP, so the silo advertises <see cref="Address"/> itself.
+/// </summary>
+public sealed record KubernetesPod(string Name, string Namespace, IPAddress Address, string? ClusterId, string? ServiceId)
+{
+    public const string NameVariable = "POD_NAME";
+    public const string NamespaceVariable = "POD_NAMESPACE";
+    public const string AddressVariable = "POD_IP";
+
+    /// <summary>Orleans' Kubernetes hosting overrides the cluster and service ids with these; the silo's defaults follow them so both agree.</summary>
+    public const string ClusterIdVariable = "ORLEANS_CLUSTER_ID";
+    public const string ServiceIdVariable = "ORLEANS_SERVICE_ID";
+
+    /// <summary>Null outside a pod (neither POD_NAME nor POD_NAMESPACE set); throws naming the variable when only part of the pod's variables are set.</summary>
+    public static KubernetesPod? FromEnvironment(Func<string, string?> environment)
+    {
+        string? Value(string name) => string.IsNullOrWhiteSpace(environment(name)) ? null : environment(name)!.Trim();
+        var (name, ns, ip) = (Value(NameVariable), Value(NamespaceVariable), Value(AddressVariable));
+        if (name == null && ns == null)
+            return null;
+        if (name == null || ns == null)
+            throw new ArgumentException($"{(name == null ? NamespaceVariable : NameVariable)} is set but {(name == null ? NameVariable : NamespaceVariable)} is not: in a Kubernetes pod set {NameVariable}, {NamespaceVariable} and {AddressVariable} from the downward API (metadata.name, metadata.namespace, status.podIP)");
+        if (ip == null)
+            throw new ArgumentException($"{AddressVariable} is not set: in a Kubernetes pod set it from the downward API (status.podIP); the silo advertises it to the cluster");
+        if (!IPAddress.TryParse(ip, out var address))
+            throw new ArgumentException($"{AddressVariable} must be an IP address, not '{ip}'");
+        return new KubernetesPod(name, ns, address, Value(ClusterIdVariable), Value(ServiceIdVariable));
+    }
+}
+
 /// <summary>Everything a silo is configured with. Secrets (the token) are never logged.</summary>
 public sealed record SiloOptions
 {
@@ -61,6 +92,9 @@ public sealed record SiloOptions
     /// <summary>Orleans service id: grain state and reminders are keyed by it.</summary>
     public string ServiceId { get; init; } = "gid";
 
+    /// <summary>Set when the silo runs in a Kubernetes pod (POD_NAME and POD_NAMESPACE from the downward API): Orleans' Kubernetes hosting is on.</summary>
+    public KubernetesPod? Pod { get; init; }
+
     /// <summary>Work slots (videos run at once) on a worker; default one per core.</summary>
     public int Slots { get; init; } = WorkSlots.DefaultSlots;
 
@@ -103,6 +137,8 @@ public sealed record SiloOptions
             _ = AzureTableStore.FromUri(Store); // a missing or malformed connection variable fails here, naming the variable
         else if (!Store.StartsWith("sqlite:", StringComparison.Ordinal))
             throw new ArgumentException($"--store must be {StoreHelp}");
+        if (Pod != null && !IsAzure)
+            throw new ArgumentException($"in a Kubernetes pod (POD_NAME {Pod.Name}) the silo needs --store azure: silos in pods find each other in the Azure membership table, not by localhost clustering");
         if (IsAzure && Primary != null)
             throw new ArgumentException("--primary is for sqlite stores (localhost clustering); with --store azure silos find each other in the membership table");
         // Grain calls carry no credentials of their own: off loopback, the certificate is what lets a peer in.
@@ -147,6 +183,7 @@ public sealed record SiloOptions
         var primary = One("primary");
         var (tlsCert, tlsKey, tlsCa) = (One("tls-cert"), One("tls-key"), One("tls-ca"));
         var address = One("address");
+        var pod = KubernetesPod.FromEnvironment(environment);
         var options = new SiloOptions
         {
             Role = One("role") ?? SiloRoles.All,
@@ -155,15 +192,16 @@ public sealed record SiloOptions
             Urls = One("urls") ?? defaults.Urls,
             Token = token,
             AllowedRoots = values.Remove("allow", out var roots) ? roots : [],
-            Id = One("id") ?? defaults.Id,
+            Id = One("id") ?? pod?.Name ?? defaults.Id,
             SiloPort = (int)Number("silo-port", defaults.SiloPort, 1),
             GatewayPort = (int)Number("gateway-port", defaults.GatewayPort, 0),
             Primary = primary == null ? null : IPEndPoint.TryParse(primary, out var p) && p.Port > 0 ? p
                 : throw new ArgumentException($"--primary must be IP:PORT, not '{primary}'"),
-            Address = address == null ? defaults.Address : IPAddress.TryParse(address, out var a) ? a
+            Address = address == null ? pod?.Address ?? defaults.Address : IPAddress.TryParse(address, out var a) ? a
                 : throw new ArgumentException($"--address must be an IP address, not '{address}'"),
-            ClusterId = One("cluster-id") ?? defaults.ClusterId,
-            ServiceId = One("service-id") ?? defaults.ServiceId,
+            ClusterId = One("cluster-id") ?? pod?.ClusterId ?? defaults.ClusterId,
+            ServiceId = One("service-id") ?? pod?.ServiceId ?? defaults.ServiceId,
+            Pod = pod,
             Slots = (int)Number("slots", defaults.Slots, 1),
             MaxInFlight = (int)Number("max-in-flight", defaults.MaxInFlight, 1),
             Check = TimeSpan.FromSeconds(Number("check-seconds", defaults.Check.TotalSeconds)),

@@ -131,7 +131,7 @@ public sealed class AzureEndToEndTests(AzuriteServer azurite)
             await azure.PutAsync("runs/run-az/step-40/model.pt", new MemoryStream(Encoding.UTF8.GetBytes("tampered")));
             var badDir = Path.Combine(dir.Path, "bad");
             var bad = Gid("checkpoints", "pull", "run-az", "--out", badDir);
-            Assert.Equal(1, bad.ExitCode);
+            Assert.Equal(2, bad.ExitCode);
             Assert.Contains("sha256 mismatch", bad.Stderr);
             Assert.False(File.Exists(Path.Combine(badDir, "model.pt")));
 

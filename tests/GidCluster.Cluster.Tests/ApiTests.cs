@@ -197,16 +197,16 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
         var root = ((LocalBlobStore)blobs).Root;
         File.WriteAllText(Path.Combine(root, "runs/run-a/step-20/model.pt"), "tampered");
         var bad = Gid("checkpoints", "pull", "run-a", "--out", Path.Combine(_dir.Path, "bad"));
-        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal(2, bad.ExitCode);
         Assert.Contains("sha256 mismatch", bad.Stderr);
         Assert.False(File.Exists(Path.Combine(_dir.Path, "bad", "model.pt")));
 
         var unknown = Gid("checkpoints", "list", "run-z");
-        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("no training run 'run-z'", unknown.Stderr);
         var nowhere = Programs.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "gid.dll"), "runs", "--cluster", $"127.0.0.1:{GidCluster.Grains.Work.FreePorts.Next()}"],
             TimeSpan.FromSeconds(60), environment: new Dictionary<string, string?> { ["GID_DATA"] = _dir.Path, ["GID_CLUSTER"] = null });
-        Assert.Equal(1, nowhere.ExitCode);
+        Assert.Equal(2, nowhere.ExitCode);
         Assert.Contains("cannot reach the cluster's gateway", nowhere.Stderr);
     }
 }

@@ -34,14 +34,14 @@ public sealed class ClientTests(DrillFixture fixture)
         Assert.Contains("succeeded", status.Stdout);
         Assert.True(File.Exists(Path.Combine(data.Path, "blobs", "datasets", "up", "manifest.json")));
         var missing = Programs.Run("dotnet", [gid, "ingest", "status", "ing-nope"], TimeSpan.FromSeconds(60), environment: clientEnv);
-        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal(2, missing.ExitCode);
         Assert.Contains("no ingestion job 'ing-nope'", missing.Stderr);
 
         Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
         Assert.False(File.Exists(endpoint));
         // With the cluster gone, the client says what to do.
         var down = Programs.Run("dotnet", [gid, "ingest", "status", job, "--cluster", gateway], TimeSpan.FromSeconds(60), environment: clientEnv);
-        Assert.Equal(1, down.ExitCode);
+        Assert.Equal(2, down.ExitCode);
         Assert.Contains("cannot reach the cluster's gateway", down.Stderr);
         Assert.Equal(1, up.Output.Split('\n').Count(l => l.Contains(token, StringComparison.Ordinal))); // shown once, to its user, never logged
     }

@@ -82,6 +82,21 @@ public sealed class ScaleSimulationTests
         builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(3)));
         await using var cluster = builder.Build();
         await cluster.DeployAsync();
+        // The client learns grain types from the silos' manifests: under load, its gateway (a worker) may not list the
+        // coordinator's job grain yet, and GetGrain throws "could not find an implementation" until it does.
+        bool JobGrainKnown()
+        {
+            try
+            {
+                cluster.Client.GetGrain<IIngestionJobGrain>("probe");
+                return true;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+        await Waits.UntilAsync(() => Task.FromResult(JobGrainKnown()), TimeSpan.FromMinutes(2), () => "the client never learned the ingestion job grain type");
 
         async Task<JobView> RunAsync(string id, IReadOnlyList<string> paths)
         {

@@ -79,7 +79,7 @@ public sealed class TlsTests : IDisposable
             [ClusterTls.CaVariable] = caPath,
         };
         var admitted = Programs.Run("dotnet", [gid, "ingest", "status", "ing-nope"], TimeSpan.FromSeconds(90), environment: env);
-        Assert.Equal(1, admitted.ExitCode);
+        Assert.Equal(2, admitted.ExitCode);
         Assert.Contains("no ingestion job 'ing-nope'", admitted.Stderr);
         Assert.DoesNotContain("PRIVATE KEY", admitted.Combined);
 
@@ -137,5 +137,42 @@ public sealed class TlsTests : IDisposable
             _ => null,
         });
         Assert.Equal(options.Tls.Certificate.Thumbprint, fromEnv.Tls!.Certificate.Thumbprint);
+    }
+
+    [Fact]
+    public void A_silo_in_a_pod_takes_its_name_address_and_ids_from_the_downward_API()
+    {
+        using var ca = NewCa("gid test cluster CA");
+        var caPath = WriteCa(ca, "ca");
+        var silo = NewLeaf(ca, "silo");
+        string[] args = ["--role", "worker", "--store", "azure?account=gidtest", "--blob", $"file:{_dir.Path}/blobs"];
+        var pod = new Dictionary<string, string>
+        {
+            [KubernetesPod.NameVariable] = "gid-worker-7c9d-x2v",
+            [KubernetesPod.NamespaceVariable] = "gid",
+            [KubernetesPod.AddressVariable] = "10.244.1.17",
+            [KubernetesPod.ClusterIdVariable] = "gid-prod",
+            [KubernetesPod.ServiceIdVariable] = "gid",
+            [ClusterTls.CertVariable] = silo.Cert,
+            [ClusterTls.KeyVariable] = silo.Key,
+            [ClusterTls.CaVariable] = caPath,
+        };
+        Func<string, string?> Without(params string[] names) => v => names.Contains(v) ? null : pod.GetValueOrDefault(v);
+
+        var options = SiloOptions.Parse(args, Without());
+        Assert.Equal(new KubernetesPod("gid-worker-7c9d-x2v", "gid", IPAddress.Parse("10.244.1.17"), "gid-prod", "gid"), options.Pod);
+        Assert.Equal("gid-worker-7c9d-x2v", options.Id);
+        Assert.Equal(IPAddress.Parse("10.244.1.17"), options.Address);
+        Assert.Equal("gid-prod", options.ClusterId);
+        Assert.NotNull(options.Tls);
+        // Outside a pod nothing of this applies.
+        Assert.Null(SiloOptions.Parse(args, Without(KubernetesPod.NameVariable, KubernetesPod.NamespaceVariable, KubernetesPod.AddressVariable, ClusterTls.CertVariable, ClusterTls.KeyVariable, ClusterTls.CaVariable)).Pod);
+
+        Assert.Contains("POD_NAMESPACE is not", Assert.Throws<ArgumentException>(() => SiloOptions.Parse(args, Without(KubernetesPod.NamespaceVariable))).Message);
+        Assert.Contains("POD_NAME is not", Assert.Throws<ArgumentException>(() => SiloOptions.Parse(args, Without(KubernetesPod.NameVariable))).Message);
+        Assert.Contains("POD_IP is not set", Assert.Throws<ArgumentException>(() => SiloOptions.Parse(args, Without(KubernetesPod.AddressVariable))).Message);
+        Assert.Contains("needs --store azure", Assert.Throws<ArgumentException>(() => SiloOptions.Parse(["--role", "worker", "--store", $"sqlite:{_dir.Path}/c.db", "--blob", $"file:{_dir.Path}/blobs"], Without())).Message);
+        // A pod address is not loopback: without the mounted certificates the silo refuses to start.
+        Assert.Contains("needs TLS", Assert.Throws<ArgumentException>(() => SiloOptions.Parse(args, Without(ClusterTls.CertVariable, ClusterTls.KeyVariable, ClusterTls.CaVariable))).Message);
     }
 }

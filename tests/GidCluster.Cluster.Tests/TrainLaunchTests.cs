@@ -12,16 +12,13 @@ namespace GidCluster.Cluster.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class TrainLaunchTests
 {
-    private static readonly string Gid = Path.Combine(AppContext.BaseDirectory, "gid.dll");
+    internal static readonly string Gid = Path.Combine(AppContext.BaseDirectory, "gid.dll");
 
     [Fact]
     public async Task A_rank_killed_mid_run_is_restarted_from_the_last_checkpoint_and_the_run_ends_as_if_uninterrupted()
     {
         using var data = Paths.NewTempDir("gid-train-launch");
-        var corpus = Path.Combine(data.Path, "corpus");
-        Check(Programs.Run("dotnet", [Gid, "synth", "--corpus", "--out", corpus, "--seed", "11", "--count", "4", "--frames", "170"], TimeSpan.FromMinutes(5)));
-        var dataset = Path.Combine(data.Path, "dataset");
-        Check(Programs.Run("dotnet", [Gid, "dataprep", Path.Combine(corpus, "videos"), "--out", dataset, "--max-clips", "3", "--workers", "2", "--method", "dis-ultrafast"], TimeSpan.FromMinutes(5)));
+        var dataset = MakeDataset(data.Path);
 
         var state = Path.Combine(data.Path, "state");
         var runs = Path.Combine(data.Path, "runs");
@@ -57,13 +54,31 @@ public sealed class TrainLaunchTests
         Assert.Contains("run clean: succeeded", Client("runs", "show", "clean").Stdout);
         Assert.Contains("drill", Client("runs").Stdout);
 
-        var pulled = new Dictionary<string, string>();
-        foreach (var run in new[] { "drill", "clean" })
-        {
-            pulled[run] = Path.Combine(data.Path, "pulled-" + run);
-            Check(Client("checkpoints", "pull", run, "--out", pulled[run]));
-        }
-        // Compared in python3-torch: the pulled files load with torch.load, and every tensor of 'model' and 'ema' is equal.
+        AssertPulledRunsEqual(Client, data.Path, "drill", "clean", step: 12);
+        Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>A small real dataset: <c>gid synth --corpus</c> (4 videos) through <c>gid dataprep</c>; returns its folder.</summary>
+    internal static string MakeDataset(string dir)
+    {
+        var corpus = Path.Combine(dir, "corpus");
+        Check(Programs.Run("dotnet", [Gid, "synth", "--corpus", "--out", corpus, "--seed", "11", "--count", "4", "--frames", "170"], TimeSpan.FromMinutes(5)));
+        var dataset = Path.Combine(dir, "dataset");
+        Check(Programs.Run("dotnet", [Gid, "dataprep", Path.Combine(corpus, "videos"), "--out", dataset, "--max-clips", "3", "--workers", "2", "--method", "dis-ultrafast"], TimeSpan.FromMinutes(5)));
+        return dataset;
+    }
+
+    /// <summary>Pulls both VAE runs with <c>gid checkpoints pull</c> and compares their weights (see <see cref="AssertSameWeights"/>).</summary>
+    internal static void AssertPulledRunsEqual(Func<string[], ProgramResult> client, string dir, string a, string b, int step)
+    {
+        foreach (var run in new[] { a, b })
+            Check(client(["checkpoints", "pull", run, "--out", Path.Combine(dir, "pulled-" + run)]));
+        AssertSameWeights(Path.Combine(dir, "pulled-" + a, "vae.pt"), Path.Combine(dir, "pulled-" + b, "vae.pt"), step);
+    }
+
+    /// <summary>Compared in python3-torch: both files load with torch.load, and every tensor of 'model' and 'ema' is equal.</summary>
+    internal static void AssertSameWeights(string a, string b, int step)
+    {
         var compare = Programs.RunPython("""
             import sys, torch
             a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:3])
@@ -73,17 +88,16 @@ public sealed class TrainLaunchTests
                 for k in a[part]:
                     assert torch.equal(a[part][k], b[part][k]), f'{part} {k} differs'
                     n += 1
-            assert a['step'] == b['step'] == 12
+            assert a['step'] == b['step'] == int(sys.argv[3])
             print(f'equal {n}')
-            """, [Path.Combine(pulled["drill"], "vae.pt"), Path.Combine(pulled["clean"], "vae.pt")]);
+            """, [a, b, step.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Assert.Matches(@"^equal \d{2,}", compare);
-        Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
     }
 
-    private static void Check(ProgramResult result) => Assert.True(result.ExitCode == 0, result.Combined);
+    internal static void Check(ProgramResult result) => Assert.True(result.ExitCode == 0, result.Combined);
 
     /// <summary>The pid of the rank process running <paramref name="spec"/> with RANK=<paramref name="rank"/>, from /proc.</summary>
-    private static int? RankProcess(string spec, int rank)
+    internal static int? RankProcess(string spec, int rank)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {

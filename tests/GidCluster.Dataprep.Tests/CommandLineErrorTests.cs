@@ -26,7 +26,7 @@ public sealed class BadInputs : IDisposable
 /// Every command reachable without a cluster, run as the real <c>gid</c> process with malformed
 /// arguments and inputs (missing files, wrong types, empty folders, out-of-range numbers), ends
 /// with a one-line error naming the input and exit code 2, never a stack trace. The cluster
-/// commands take part with their argument-parsing failures only.
+/// commands take part with their argument-parsing failures and a stopped cluster.
 /// </summary>
 public partial class CommandLineErrorTests(BadInputs inputs) : IClassFixture<BadInputs>
 {
@@ -77,6 +77,14 @@ public partial class CommandLineErrorTests(BadInputs inputs) : IClassFixture<Bad
     [InlineData("run", "checkpoints pull --out {d}/c")]
     [InlineData("--bogus", "up --bogus")]
     [InlineData("bogus", "silo --role bogus --store sqlite:{d}/s.db --blob file:{d}/b")]
+    [InlineData("bogus", "train launch --stage bogus --dataset d")]
+    [InlineData("--ranks", "train launch --stage vae --dataset d --ranks x")]
+    // a stopped cluster (nothing listens on the discard port): the client says it cannot reach the gateway
+    [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "runs --cluster 127.0.0.1:9")]
+    [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "train launch --stage vae --dataset d --cluster 127.0.0.1:9")]
+    // the picture commands: a missing picture, a missing model folder
+    [InlineData("{d}/nope.png", "animate {d}/nope.png --model {d}/empty --out {d}/a.mp4")]
+    [InlineData("{d}/nope", "interact {d}/plain.txt --model {d}/nope")]
     public void Bad_input_ends_in_one_line_naming_it_and_exit_code_2(string names, string command)
     {
         var args = command.Replace("{d}", inputs.Dir.Path).Split(' ');
@@ -85,14 +93,14 @@ public partial class CommandLineErrorTests(BadInputs inputs) : IClassFixture<Bad
         AssertOneLineError(result, args, expected, 2);
     }
 
-    /// <summary>inspect keeps its own handling (exit code 1, InspectCommand is outside this change); still one line, no trace.</summary>
+    /// <summary>inspect names the file and the problem in one line, exit code 2, like every other command.</summary>
     [Theory]
     [InlineData("{d}/nope", "inspect {d}/nope")]
     [InlineData("{d}/text.mp4", "inspect {d}/text.mp4")]
     public void Inspect_reports_a_bad_file_in_one_line(string names, string command)
     {
         var args = command.Replace("{d}", inputs.Dir.Path).Split(' ');
-        AssertOneLineError(Programs.Gid(args), args, names.Replace("{d}", inputs.Dir.Path), 1);
+        AssertOneLineError(Programs.Gid(args), args, names.Replace("{d}", inputs.Dir.Path), 2);
     }
 
     /// <summary>Videos that yield no sample: the statuses are written, the manifest (scales all zero) is not.</summary>

@@ -1,5 +1,4 @@
 using GidCluster.Inference.Models;
-using GidCluster.Inference.Motion;
 using GidCluster.Inference.Sampling;
 using GidCluster.Training.Models;
 using static TorchSharp.torch;

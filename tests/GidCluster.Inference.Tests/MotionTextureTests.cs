@@ -1,5 +1,5 @@
 using GidCluster.Dataprep.Synthetic;
-using GidCluster.Inference.Motion;
+using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
 namespace GidCluster.Inference.Tests;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using GidCluster.Native;
 using GidCluster.Training.Distributed;
 
 namespace GidCluster.Torch.Tests;
@@ -18,7 +20,7 @@ public class DistributedTests
     {
         var tasks = Enumerable.Range(0, world).Select(rank => Task.Run(() =>
         {
-            var env = new Dictionary<string, string?> { ["RANK"] = rank.ToString(), ["WORLD_SIZE"] = world.ToString(), ["MASTER_ADDR"] = null, ["MASTER_PORT"] = null };
+            var env = new Dictionary<string, string?> { ["RANK"] = rank.ToString(), ["WORLD_SIZE"] = world.ToString(), ["MASTER_ADDR"] = null, ["MASTER_PORT"] = null, [ProcessGroup.BackendVariable] = null };
             foreach (var (k, v) in extra ?? []) env[k] = v;
             return Programs.Run("dotnet", [Assembly, .. args], TimeSpan.FromSeconds(120), environment: env);
         })).ToArray();
@@ -114,6 +116,59 @@ public class DistributedTests
         Assert.Contains("init_method", Assert.Throws<ArgumentException>(() => ProcessGroup.Init("udp://x", rank: 0, worldSize: 1)).Message);
         if (Environment.GetEnvironmentVariable("RANK") is null)
             Assert.Contains("RANK is not set", Assert.Throws<InvalidOperationException>(() => ProcessGroup.FromEnvironment()).Message);
+    }
+
+    [Fact]
+    public void Asking_for_nccl_without_nccl_fails_at_once_naming_the_library()
+    {
+        // Where NCCL and the CUDA runtime do exist, loading them must work instead (and report a version).
+        if (NativeLibrary.TryLoad("libnccl.so.2", out var nccl))
+        {
+            NativeLibrary.Free(nccl);
+            Assert.Matches(@"^2\.\d+\.\d+$", ProcessGroup.LoadNccl());
+            return;
+        }
+        using var dir = Paths.NewTempDir("gid-torch-nccl");
+        var clock = Stopwatch.StartNew();
+        // Rank 1 of 2 would wait the full minute for rank 0's unique id if the libraries were not checked first.
+        var e = Assert.Throws<NativeException>(() => ProcessGroup.Init("file://" + dir.Path, 1, 2, TimeSpan.FromSeconds(60), backend: "nccl"));
+        Assert.Equal("nccl", e.Engine);
+        Assert.Contains("cannot load libnccl.so.2", e.Message);
+        Assert.Contains("gloo", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path)); // no rendezvous was touched
+
+        // The torchrun-style environment selects it the same way: both ranks exit with the error, neither hangs nor crashes.
+        var results = RunRanks(2, ["collectives-env"], new() { ["MASTER_ADDR"] = "127.0.0.1", ["MASTER_PORT"] = "1", [ProcessGroup.BackendVariable] = "nccl" });
+        foreach (var r in results)
+        {
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("nccl: the NCCL backend is unavailable: cannot load libnccl.so.2", r.Stderr);
+        }
+    }
+
+    [Fact]
+    public void The_nccl_loader_turns_dlopen_and_dlsym_failures_into_exceptions()
+    {
+        var missing = Assert.Throws<NativeException>(() => ProcessGroup.LoadNccl("/nonexistent/libnccl.so.2", "/nonexistent/libcudart.so.12"));
+        Assert.Contains("cannot load /nonexistent/libnccl.so.2 (NCCL)", missing.Message);
+        // A real library that is not NCCL: the runtime is looked for next, then every symbol.
+        var noRuntime = Assert.Throws<NativeException>(() => ProcessGroup.LoadNccl("libz.so.1", "/nonexistent/libcudart.so.12"));
+        Assert.Contains("cannot load /nonexistent/libcudart.so.12 (CUDA runtime)", noRuntime.Message);
+        var notNccl = Assert.Throws<NativeException>(() => ProcessGroup.LoadNccl("libz.so.1", "libz.so.1"));
+        Assert.Contains("libz.so.1 has no symbol ncclGetUniqueId", notNccl.Message);
+    }
+
+    [Fact]
+    public void The_backend_is_chosen_like_pytorchs_backend_argument()
+    {
+        Assert.Equal(Backend.Nccl, ProcessGroup.ParseBackend("NCCL"));
+        Assert.Equal(Backend.Gloo, ProcessGroup.ParseBackend(" gloo "));
+        Assert.Equal(torch.cuda.is_available() ? Backend.Nccl : Backend.Gloo, ProcessGroup.ParseBackend(null));
+        Assert.Contains("'mpi' is neither gloo nor nccl", Assert.Throws<ArgumentException>(() => ProcessGroup.ParseBackend("mpi")).Message);
+        using var dir = Paths.NewTempDir("gid-torch-backend");
+        using var pg = ProcessGroup.Init("file://" + dir.Path, 0, 1, TimeSpan.FromSeconds(10), backend: "gloo");
+        Assert.Equal(Backend.Gloo, pg.Backend);
     }
 
     [Fact]

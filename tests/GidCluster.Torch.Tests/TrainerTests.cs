@@ -37,6 +37,9 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
 
         public string Dir => _dir.Path;
 
+        /// <summary>The dataset's clip length: the motion texture's period.</summary>
+        public int ClipFrames => GidCluster.Dataprep.Manifest.ManifestFile.Read(Path.Combine(Manifest, GidCluster.Dataprep.Manifest.ManifestFile.FileName)).Config!["clip_frames"]!.GetValue<int>();
+
         public TrainSpec Spec(string stage, string name) => new()
         {
             Stage = stage,
@@ -122,6 +125,60 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         Assert.True(Math.Max(vaeSeconds, Math.Max(ldm1Seconds, ldm2Seconds)) < 420, report);
     }
 
+    /// <summary>
+    /// The renderer (tiny config, L1 only: no VGG file here) on (I_0, I_t, F_t) from the shards: stated factor of the
+    /// fixed-batch loss before / after (seed 1, 64×32, batch 2, one thread, 30 steps), within the same budget as above.
+    /// </summary>
+    [Fact]
+    public void The_renderer_lowers_its_loss_on_the_synthetic_corpus_within_the_budget()
+    {
+        var spec = corpus.Spec("renderer", "renderer-factor") with { Steps = 30 };
+        var (factor, seconds) = LossFactor(spec);
+        var report = FormattableString.Invariant($"renderer {factor:F3}x in {seconds:F0} s");
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "gid-train-renderer-factor.txt"), report);
+        Assert.True(factor >= RendererFactor, report);
+        Assert.True(seconds < 420, report);
+    }
+
+    /// <summary>The stated factor of the renderer's loss test (measured: see the README's training section).</summary>
+    private const double RendererFactor = 5;
+
+    /// <summary>
+    /// Flows and frames line up: I_0 softmax-splatted by the batch's F_t is closer (L1) to the batch's I_t than I_0
+    /// itself, on every batch of an epoch of the synthetic corpus at its stored size.
+    /// </summary>
+    [Fact]
+    public void The_batch_flow_warps_the_start_image_towards_the_target_frame()
+    {
+        var loader = GidCluster.Dataprep.Shards.SampleLoader.Open(corpus.Manifest, new GidCluster.Dataprep.Shards.LoaderOptions
+        {
+            BatchSize = 2,
+            Seed = 3,
+            Normalize = false,
+            ImageRange = GidCluster.Dataprep.Shards.ImageRange.ZeroToOne,
+            TargetFrames = true,
+        });
+        var period = corpus.ClipFrames;
+        var (warpedSum, plainSum) = (0.0, 0.0);
+        foreach (var raw in loader.Epoch(0))
+        {
+            using var scope = torch.NewDisposeScope();
+            var batch = GidCluster.Training.Data.BatchTensors.ToTrainingBatch(raw);
+            Assert.NotNull(batch.Targets);
+            Assert.All(batch.TargetOffsets!, t => Assert.InRange(t, 1, period));
+            var (flow, importance) = StageLosses.RendererFlows(batch.Volumes, batch.TargetOffsets!, period);
+            var warped = SoftmaxSplatting.Splat(batch.Images, flow, importance);
+            warpedSum += (warped - batch.Targets!).abs().mean().item<float>();
+            plainSum += (batch.Images - batch.Targets!).abs().mean().item<float>();
+        }
+        var report = FormattableString.Invariant($"L1 to I_t: warped {warpedSum:F4}, unwarped {plainSum:F4} (sums over batches)");
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "gid-train-warp-check.txt"), report);
+        Assert.True(warpedSum < WarpMargin * plainSum, report);
+    }
+
+    /// <summary>Warped I_0 must have at most this fraction of the unwarped L1 (measured: see the README).</summary>
+    private const double WarpMargin = 0.9;
+
     [Fact]
     public async Task Two_ranks_with_batch_b_end_where_one_rank_with_batch_2b_ends_for_stage_1()
     {
@@ -188,7 +245,7 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
     }
 
     [Theory]
-    [InlineData("renderer", "stage 'renderer'")]
+    [InlineData("mystery", "stage 'mystery'")]
     [InlineData("ldm1", "needs the VAE checkpoint")]
     public void A_bad_spec_is_refused_naming_the_problem(string stage, string expected)
     {

@@ -3,6 +3,12 @@ using TorchSharp;
 
 namespace GidCluster.Training.Data;
 
+/// <summary>
+/// One micro-batch as tensors: images <c>[B, 3, H, W]</c>, spectral volumes <c>[B, K=16, 4, H, W]</c>, and for the
+/// renderer the target frames <c>[B, 3, H, W]</c> with their offsets in frames after the start image.
+/// </summary>
+public sealed record TrainingBatch(torch.Tensor Images, torch.Tensor Volumes, torch.Tensor? Targets = null, int[]? TargetOffsets = null);
+
 /// <summary>The loader's batches as tensors: the one place where dataprep's float arrays become TorchSharp tensors.</summary>
 public static class BatchTensors
 {
@@ -19,5 +25,13 @@ public static class BatchTensors
         using (images)
         using (volumes)
             return (images.to(device), volumes.to(device));
+    }
+
+    /// <summary>The whole batch, target frames included when the loader carried them (CPU tensors).</summary>
+    public static TrainingBatch ToTrainingBatch(this Batch batch)
+    {
+        var (images, volumes) = batch.ToTensors();
+        var targets = batch.Targets is null ? null : torch.tensor(batch.Targets, [batch.Size, 3, batch.Height, batch.Width]);
+        return new TrainingBatch(images, volumes, targets, batch.TargetOffsets);
     }
 }

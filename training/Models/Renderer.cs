@@ -159,10 +159,23 @@ public sealed class Renderer : nn.Module
     public Tensor forward(Tensor image, Tensor flow, Tensor importance)
     {
         using var scope = NewDisposeScope();
-        var features = encoder.forward(image);
+        return Synthesize(Encode(image), flow, importance).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The feature pyramid of I₀ (one tensor per scale). It depends on the picture alone, so a caller that renders
+    /// many frames of one picture (the interactive page) computes it once and passes it to <see cref="Synthesize"/>.</summary>
+    public List<Tensor> Encode(Tensor image) => encoder.forward(image);
+
+    /// <summary>Splats each scale of <paramref name="features"/> (from <see cref="Encode"/>, batch 1 or B) by the flow and decodes.</summary>
+    public Tensor Synthesize(IReadOnlyList<Tensor> features, Tensor flow, Tensor importance)
+    {
+        using var scope = NewDisposeScope();
+        var b = flow.shape[0];
+        if (importance.shape[0] != b) importance = importance.expand(b, -1, -1, -1);
         var warped = new List<Tensor>();
-        foreach (var f in features)
+        foreach (var pyramidLevel in features)
         {
+            var f = pyramidLevel.shape[0] == b ? pyramidLevel : pyramidLevel.expand(b, -1, -1, -1);
             var (h, w) = (f.shape[2], f.shape[3]);
             var (fl, imp) = (flow, importance);
             if (h != flow.shape[2] || w != flow.shape[3])

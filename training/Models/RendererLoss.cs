@@ -1,5 +1,5 @@
-using GidCluster.Training.Tensors;
 using System.Collections;
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;

@@ -18,6 +18,30 @@ public static class RankProcess
     /// <summary>Before and after the run: <c>FIXED-LOSS step loss</c>, the loss on a fixed batch with fixed draws.</summary>
     public const string FixedLossPrefix = "FIXED-LOSS ";
 
+    /// <summary>Exit code of a rank whose launcher went away (see <see cref="ExitWhenStdinCloses"/>).</summary>
+    public const int OrphanExitCode = 3;
+
+    /// <summary>
+    /// Ends this process when stdin reaches its end. The supervising silo holds the other end of the pipe and never
+    /// writes: when it dies (even by SIGKILL) the pipe closes, and a rank left behind would otherwise keep training and
+    /// writing checkpoints beside the ranks its restarted run starts.
+    /// </summary>
+    public static void ExitWhenStdinCloses()
+    {
+        var watcher = new Thread(() =>
+        {
+            using var stdin = Console.OpenStandardInput();
+            var buffer = new byte[256];
+            while (stdin.Read(buffer) > 0)
+            {
+            }
+            Console.Error.WriteLine("rank: the launching silo is gone (stdin closed); exiting");
+            Environment.Exit(OrphanExitCode);
+        })
+        { IsBackground = true, Name = "stdin watcher" };
+        watcher.Start();
+    }
+
     public static int Run(string specPath, TimeSpan? collectiveTimeout = null, CancellationToken cancel = default)
     {
         var spec = TrainSpec.Read(specPath);

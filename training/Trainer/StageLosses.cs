@@ -64,4 +64,32 @@ public static class StageLosses
         var prediction = model.forward(schedule.AddNoise(latents, noise, t), t, images, keep);
         return nn.functional.mse_loss(prediction, noise).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The flows the renderer is trained on: F_t of each sample at its own target offset t (frames after I_0), from the
+    /// sample's raw spectral volume through the motion texture, and the splatting weight from one period of it. This is
+    /// exactly what inference feeds the renderer (<c>Animator.Render</c>: the motion texture of the denormalized volume),
+    /// so the renderer learns on the flows it will see, not on optical flow of another estimator.
+    /// <c>volumes</c> <c>[B, K, 4, H, W]</c> raw → (flow <c>[B, 2, H, W]</c>, importance <c>[B, 1, H, W]</c>), no gradients.
+    /// </summary>
+    public static (Tensor Flow, Tensor Importance) RendererFlows(Tensor volumes, IReadOnlyList<int> offsets, int period)
+    {
+        if (offsets.Count != volumes.shape[0])
+            throw new ArgumentException($"{offsets.Count} target offsets for a batch of {volumes.shape[0]}", nameof(offsets));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flows = new Tensor[offsets.Count];
+        for (var b = 0; b < offsets.Count; b++)
+            flows[b] = MotionTexture.Displacements(volumes.narrow(0, b, 1), [offsets[b]], period)[0];
+        var importance = MotionTexture.Importance(volumes, period);
+        return (cat(flows, 0).MoveToOuterDisposeScope(), importance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The renderer: I_0 warped by F_t through the network, against I_t (L1 + perceptual). Images in [0, 1].</summary>
+    public static Tensor Renderer(Renderer renderer, RendererLoss loss, Tensor images, Tensor volumes, Tensor targets, IReadOnlyList<int> offsets, int period)
+    {
+        using var scope = NewDisposeScope();
+        var (flow, importance) = RendererFlows(volumes, offsets, period);
+        return loss.Compute(renderer.forward(images, flow, importance), targets).MoveToOuterDisposeScope();
+    }
 }

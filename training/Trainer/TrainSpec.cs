@@ -10,15 +10,15 @@ namespace GidCluster.Training.Trainer;
 /// </summary>
 public sealed record TrainSpec
 {
-    public static readonly string[] Stages = ["vae", "ldm1", "ldm2"];
+    public static readonly string[] Stages = ["vae", "ldm1", "ldm2", "renderer"];
 
-    /// <summary><c>vae</c>, <c>ldm1</c> or <c>ldm2</c>.</summary>
+    /// <summary><c>vae</c>, <c>ldm1</c>, <c>ldm2</c> or <c>renderer</c>.</summary>
     public required string Stage { get; init; }
 
     /// <summary>The dataset's manifest (file or folder), local.</summary>
     public required string Dataset { get; init; }
 
-    /// <summary>Where checkpoints go: <c>DIR/step-NNNNNNNN/{vae|ldm}.pt</c> plus <c>config.json</c>.</summary>
+    /// <summary>Where checkpoints go: <c>DIR/step-NNNNNNNN/{vae|ldm|renderer}.pt</c> plus <c>config.json</c>.</summary>
     public required string Output { get; init; }
 
     /// <summary>A shipped config name (<c>tiny</c>, <c>paper</c>) or a JSON file.</summary>
@@ -104,7 +104,7 @@ public sealed record TrainSpec
     public void Validate()
     {
         if (!Stages.Contains(Stage))
-            throw new ArgumentException($"stage '{Stage}' is not one of {string.Join(", ", Stages)} (the renderer's trainer is not built)");
+            throw new ArgumentException($"stage '{Stage}' is not one of {string.Join(", ", Stages)}");
         if (BatchSize <= 0) throw new ArgumentException($"batch size {BatchSize} must be positive");
         if (Accumulate <= 0) throw new ArgumentException($"accumulate {Accumulate} must be positive");
         if (Steps <= 0) throw new ArgumentException($"steps {Steps} must be positive");

@@ -16,7 +16,7 @@ namespace GidCluster.Training.Trainer;
 /// <summary>One optimizer step's figures (loss averaged over all ranks' samples).</summary>
 public sealed record StepMetrics(long Step, long Steps, double Loss, double LearningRate, double SamplesPerSecond, double StepsPerSecond);
 
-/// <summary>A checkpoint rank 0 finished writing: the folder and its files (<c>config.json</c>, <c>vae.pt</c> or <c>ldm.pt</c>).</summary>
+/// <summary>A checkpoint rank 0 finished writing: the folder and its files (<c>config.json</c>, <c>vae.pt</c>, <c>ldm.pt</c> or <c>renderer.pt</c>).</summary>
 public sealed record CheckpointWritten(long Step, string Directory, IReadOnlyList<string> Files);
 
 /// <summary>
@@ -34,7 +34,7 @@ public sealed class Trainer : IDisposable
     private readonly List<SampleLoader> _loaders;
     private readonly int _firstShard;
     private readonly nn.Module _model;
-    private readonly Func<Tensor, Tensor, Generator, Tensor> _loss;
+    private readonly Func<TrainingBatch, Generator, Tensor> _loss;
     private readonly List<IDisposable> _owned = [];
     private readonly optim.Optimizer _optimizer;
     private readonly ExponentialMovingAverage _ema;
@@ -51,7 +51,8 @@ public sealed class Trainer : IDisposable
         var world = group?.Size ?? 1;
         var rank = group?.Rank ?? 0;
         set_num_threads(spec.Threads ?? Math.Max(1, Environment.ProcessorCount / world));
-        _config = ModelConfig.Load(spec.Config, spec.Overrides);
+        var (overrides, vgg) = SplitVggOverride(spec.Overrides);
+        _config = ModelConfig.Load(spec.Config, overrides);
 
         var shards = spec.DataShards ?? world;
         if (shards % world != 0)
@@ -65,13 +66,18 @@ public sealed class Trainer : IDisposable
             WorldSize = shards,
             Seed = spec.Seed,
             Split = "train",
+            // The renderer takes raw coefficients (what inference's denormalized volumes are; the loader's normalization
+            // is only undone approximately in fp32) and images in [0, 1] (the renderer's range), plus one target frame.
+            Normalize = spec.Stage != "renderer",
+            ImageRange = spec.Stage == "renderer" ? ImageRange.ZeroToOne : ImageRange.MinusOneToOne,
+            TargetFrames = spec.Stage == "renderer",
         })).ToList();
         if (_loaders[0].BatchesPerEpoch == 0)
             throw new ArgumentException($"dataset {spec.Dataset} has {_loaders[0].TotalSamples} training samples: too few for {shards} shard(s) × batch {spec.BatchSize}");
         Manifest = _loaders[0].Manifest;
 
         manual_seed((long)(spec.Seed % long.MaxValue)); // the same initial weights on every rank (DDP also broadcasts rank 0's)
-        (_model, _loss) = Build(spec, _config, _owned);
+        (_model, _loss) = Build(spec, _config, vgg, PeriodFrames(Manifest, spec.Dataset), _owned, _log);
         var trainable = _model.parameters().Where(p => p.requires_grad).ToList();
         _optimizer = optim.AdamW(trainable, lr: spec.LearningRate, weight_decay: spec.WeightDecay);
         _ema = new ExponentialMovingAverage(_model, spec.EmaDecay);
@@ -124,9 +130,9 @@ public sealed class Trainer : IDisposable
                     {
                         using var scope = NewDisposeScope();
                         if (!streams[s].MoveNext()) throw new InvalidOperationException("the data stream ended"); // Stream is endless
-                        var (images, volumes) = Resize(streams[s].Current.ToTensors());
+                        var batch = Resize(streams[s].Current.ToTrainingBatch());
                         using var generator = new Generator(DrawSeed(spec.Seed, Position, a, _firstShard + s));
-                        var loss = _loss(images, volumes, generator);
+                        var loss = _loss(batch, generator);
                         (loss / (spec.Accumulate * streams.Count)).backward();
                         lossSum += loss.item<float>();
                     }
@@ -168,9 +174,9 @@ public sealed class Trainer : IDisposable
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var (images, volumes) = Resize(_loaders[s].Epoch(0).First().ToTensors());
+            var batch = Resize(_loaders[s].Epoch(0).First().ToTrainingBatch());
             using var generator = new Generator(DrawSeed(_spec.Seed, -1, 0, _firstShard + s));
-            total += _loss(images, volumes, generator).item<float>();
+            total += _loss(batch, generator).item<float>();
         }
         return GlobalMean(total / _loaders.Count);
     }
@@ -250,26 +256,47 @@ public sealed class Trainer : IDisposable
     /// Frames and volumes area-resized to <see cref="TrainSpec.FrameSize"/>; displacements (Re/Im x, Re/Im y) are
     /// scaled with the picture so they stay in pixels of the new size.
     /// </summary>
-    private (Tensor Images, Tensor Volumes) Resize((Tensor Images, Tensor Volumes) batch)
+    private TrainingBatch Resize(TrainingBatch batch)
     {
         if (_spec.FrameSize is not [var w, var h]) return batch;
-        var (images, volumes) = batch;
+        var volumes = batch.Volumes;
         var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
         if (oh == h && ow == w) return batch;
-        var resizedImages = nn.functional.adaptive_avg_pool2d(images, [h, w]);
         var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [h, w]).reshape(b, k, c, h, w);
         var scale = tensor(new[] { (float)w / ow, (float)w / ow, (float)h / oh, (float)h / oh }).reshape(1, 1, 4, 1, 1);
-        return (resizedImages, flat * scale);
+        return batch with
+        {
+            Images = nn.functional.adaptive_avg_pool2d(batch.Images, [h, w]),
+            Volumes = flat * scale,
+            Targets = batch.Targets is null ? null : nn.functional.adaptive_avg_pool2d(batch.Targets, [h, w]),
+        };
     }
 
-    private static (nn.Module Model, Func<Tensor, Tensor, Generator, Tensor> Loss) Build(TrainSpec spec, ModelConfig config, List<IDisposable> owned)
+    /// <summary>The override key naming the VGG-16 weights file of the renderer's perceptual loss (not a model setting).</summary>
+    public const string VggOverride = "renderer.vgg";
+
+    /// <summary>Takes <c>renderer.vgg=PATH</c> out of the overrides: it names a local file, the rest configure the model.</summary>
+    private static (string[] Overrides, string? Vgg) SplitVggOverride(string[] overrides)
+    {
+        var prefix = VggOverride + "=";
+        var vgg = overrides.Where(o => o.StartsWith(prefix, StringComparison.Ordinal)).Select(o => o[prefix.Length..]).LastOrDefault();
+        if (vgg is not null && !File.Exists(vgg))
+            throw new FileNotFoundException($"{VggOverride}: the VGG-16 weights file {vgg} does not exist", vgg);
+        return (overrides.Where(o => !o.StartsWith(prefix, StringComparison.Ordinal)).ToArray(), vgg);
+    }
+
+    /// <summary>The motion texture's period N in frames: the dataset's clip length (dataprep's DFT length).</summary>
+    private static int PeriodFrames(DatasetManifest manifest, string dataset) =>
+        manifest.Config?["clip_frames"]?.GetValue<int>() ?? throw new InvalidDataException($"{dataset}: the manifest's config has no clip_frames");
+
+    private static (nn.Module Model, Func<TrainingBatch, Generator, Tensor> Loss) Build(TrainSpec spec, ModelConfig config, string? vgg, int period, List<IDisposable> owned, TextWriter log)
     {
         switch (spec.Stage)
         {
             case "vae":
                 {
                     var vae = new AutoencoderKL(config.Vae);
-                    return (vae, (_, volumes, g) => StageLosses.Vae(vae, volumes, g));
+                    return (vae, (x, g) => StageLosses.Vae(vae, x.Volumes, g));
                 }
             case "ldm1":
                 {
@@ -277,7 +304,7 @@ public sealed class Trainer : IDisposable
                     var schedule = new NoiseSchedule(config.Unet);
                     owned.Add(schedule);
                     var unet = new UNet(config.Unet);
-                    return (unet, (images, volumes, g) => StageLosses.Stage1(unet, schedule, vae, images, volumes, g));
+                    return (unet, (x, g) => StageLosses.Stage1(unet, schedule, vae, x.Images, x.Volumes, g));
                 }
             case "ldm2":
                 {
@@ -287,7 +314,17 @@ public sealed class Trainer : IDisposable
                     var stage1 = new UNet(config.Unet);
                     TrainingCheckpoint.LoadWeights(spec.Stage1Checkpoint!, stage1);
                     var model = new FrequencyCoordinatedUNet(stage1, config.Stage2);
-                    return (model, (images, volumes, g) => StageLosses.Stage2(model, schedule, vae, images, volumes, g));
+                    return (model, (x, g) => StageLosses.Stage2(model, schedule, vae, x.Images, x.Volumes, g));
+                }
+            case "renderer":
+                {
+                    var renderer = new Renderer(config.Renderer);
+                    var loss = new RendererLoss(vgg, config.Renderer.PerceptualWeight, log.WriteLine);
+                    owned.Add(loss);
+                    if (loss.Perceptual)
+                        log.WriteLine($"renderer loss: L1 + {config.Renderer.PerceptualWeight} × VGG-16 perceptual ({vgg})");
+                    return (renderer, (x, _) => StageLosses.Renderer(renderer, loss, x.Images, x.Volumes,
+                        x.Targets ?? throw new InvalidOperationException("the renderer's batch has no target frames"), x.TargetOffsets!, period));
                 }
             default:
                 throw new ArgumentException($"stage '{spec.Stage}' has no trainer");

@@ -35,4 +35,28 @@ public static class Kustomize
             throw new InvalidOperationException($"the render of {directory} is not valid YAML:\n{parsed.Stderr}");
         return JsonNode.Parse(parsed.Stdout)!.AsArray();
     }
+
+    /// <summary>
+    /// Which files under <paramref name="root"/> define or patch each object (<c>Kind/name</c>), so a problem found in the
+    /// render can name the file to fix.
+    /// </summary>
+    public static Dictionary<string, List<string>> Sources(string root)
+    {
+        const string index = "import sys, os, json, yaml\nout = {}\nfor d, _, fs in os.walk(sys.argv[1]):\n"
+            + "    for f in sorted(fs):\n        if not f.endswith('.yaml') or f == 'kustomization.yaml': continue\n"
+            + "        p = os.path.join(d, f)\n        for o in yaml.safe_load_all(open(p)):\n"
+            + "            if isinstance(o, dict) and 'kind' in o: out.setdefault(o['kind'] + '/' + o.get('metadata', {}).get('name', ''), []).append(os.path.relpath(p, sys.argv[1]))\n"
+            + "print(json.dumps(out))";
+        var run = Programs.Run(Programs.Python, ["-c", index, root], TimeSpan.FromSeconds(60));
+        if (run.ExitCode != 0)
+            throw new InvalidOperationException($"cannot read the manifests under {root}:\n{run.Stderr}");
+        return System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, List<string>>>(run.Stdout)!;
+    }
+
+    /// <summary>The problem with the files of the object it starts with (base first, then the overlays that patch it).</summary>
+    public static string WithFiles(string problem, Dictionary<string, List<string>> sources)
+    {
+        var id = problem.Split([' ', ':'], 2)[0];
+        return sources.TryGetValue(id, out var files) ? $"{problem} [in {string.Join(", ", files.OrderBy(f => f.StartsWith("base/", StringComparison.Ordinal) ? 0 : 1))}]" : problem;
+    }
 }

@@ -20,16 +20,6 @@ public sealed class KustomizeManifestTests
     }
 
     [Fact]
-    public void The_external_postgres_overlay_renders_without_the_in_cluster_database_and_passes()
-    {
-        var objects = Kustomize.Render(Path.Combine(K8s, "overlays", "external-postgres"));
-        var report = ManifestValidator.Validate(objects, "gid");
-        Assert.Empty(report.Problems);
-        Assert.DoesNotContain(objects, o => (string?)o!["kind"] == "StatefulSet");
-        Assert.Equal((1, 1, 1), (report.Pods, report.GpusPerPod, report.WorldSize));
-    }
-
-    [Fact]
     public void The_workload_identity_overlay_reaches_blobs_with_no_key_in_any_secret()
     {
         var objects = Kustomize.Render(Path.Combine(K8s, "overlays", "workload-identity"));
@@ -49,30 +39,34 @@ public sealed class KustomizeManifestTests
         Assert.Contains(objects, o => (string?)o!["kind"] == "ServiceAccount" && (string?)o["metadata"]!["namespace"] == "gid");
     }
 
-    public static TheoryData<string, string, string, string> Breakages => new()
+    public static TheoryData<string, string, string, string, string?> Breakages => new()
     {
-        // file under k8s/, text to replace, replacement, expected problem (substring)
-        { "overlays/gpu-16/training.yaml", "value: \"16\"", "value: \"12\"", "WORLD_SIZE (12) must be parallelism (2) × NPROC_PER_NODE (8)" },
-        { "overlays/gpu-16/training.yaml", "nvidia.com/gpu: \"8\"\n            limits", "nvidia.com/gpu: \"4\"\n            limits", "nvidia.com/gpu request (4) and limit (8)" },
-        { "overlays/gpu-16/training.yaml", "  parallelism: 2", "  parallelism: 3", "parallelism (3) and completions (2)" },
-        { "base/training.yaml", "value: gid-train-0.gid-train", "value: gid-train-1.gid-train", "MASTER_ADDR 'gid-train-1.gid-train'" },
-        { "base/training.yaml", "  clusterIP: None\n", "", "must be headless" },
-        { "base/coordinator.yaml", "          readinessProbe:\n            httpGet:\n              path: /healthz\n              port: http\n            periodSeconds: 5\n", "", "container 'silo': no readinessProbe" },
-        { "base/worker.yaml", "path: /healthz\n              port: http\n            periodSeconds: 10", "path: /healthz\n              port: admin\n            periodSeconds: 10", "uses port 'admin'" },
-        { "base/coordinator.yaml", "name: gid-token", "name: gid-tokens", "refers to Secret 'gid-tokens'" },
-        { "base/worker.yaml", "key: connection-string", "key: connectionstring", "key 'connectionstring' of Secret 'gid-storage'" },
-        { "base/worker.yaml", "image: ghcr.io/gidcluster/silo", "image: nginx", "image 'nginx'" },
-        { "overlays/gpu-16/kustomization.yaml", "    newTag: \"0.1.0\"\n", "    newTag: latest\n", "pinned tag" },
-        { "base/worker.yaml", "\"--role\", \"worker\"", "\"--role\", \"helper\"", "--role is 'helper'" },
-        { "base/coordinator.yaml", "              cpu: 500m\n", "", "resources.requests needs cpu and memory" },
-        { "base/secrets.yaml", "AccountKey=REPLACE-ME-base64-account-key", "AccountKey=" + Convert.ToBase64String(new byte[64]), "looks like a real account key" },
-        { "base/coordinator.yaml", "  blob: azure://gid-data", "  blobs: azure://gid-data", "key 'blob' of ConfigMap 'gid-config'" },
-        { "base/training.yaml", "    app.kubernetes.io/name: gid-train\n  ports:", "    app.kubernetes.io/name: gid-trainer\n  ports:", "does not select the training pods" },
+        // file under k8s/, text to replace, replacement, expected problem (substring), file the problem must name (if checked)
+        { "overlays/gpu-16/training.yaml", "value: \"16\"", "value: \"12\"", "WORLD_SIZE (12) must be parallelism (2) × NPROC_PER_NODE (8)", null },
+        { "overlays/gpu-16/training.yaml", "nvidia.com/gpu: \"8\"\n            limits", "nvidia.com/gpu: \"4\"\n            limits", "nvidia.com/gpu request (4) and limit (8)", null },
+        { "overlays/gpu-16/training.yaml", "  parallelism: 2", "  parallelism: 3", "parallelism (3) and completions (2)", null },
+        { "base/training.yaml", "value: gid-train-0.gid-train", "value: gid-train-1.gid-train", "MASTER_ADDR 'gid-train-1.gid-train'", null },
+        { "base/training.yaml", "  clusterIP: None\n", "", "must be headless", null },
+        { "base/coordinator.yaml", "          readinessProbe:\n            httpGet:\n              path: /healthz\n              port: http\n            periodSeconds: 5\n", "", "container 'silo': no readinessProbe", null },
+        { "base/worker.yaml", "path: /healthz\n              port: http\n            periodSeconds: 10", "path: /healthz\n              port: admin\n            periodSeconds: 10", "uses port 'admin'", null },
+        { "base/coordinator.yaml", "name: gid-token", "name: gid-tokens", "refers to Secret 'gid-tokens'", null },
+        { "base/worker.yaml", "key: connection-string", "key: connectionstring", "key 'connectionstring' of Secret 'gid-storage'", null },
+        { "base/worker.yaml", "image: ghcr.io/gidcluster/silo", "image: nginx", "image 'nginx'", null },
+        { "overlays/gpu-16/kustomization.yaml", "    newTag: \"0.1.0\"\n", "    newTag: latest\n", "pinned tag", null },
+        { "base/worker.yaml", "\"--role\", \"worker\"", "\"--role\", \"helper\"", "--role is 'helper'", null },
+        { "base/coordinator.yaml", "              cpu: 500m\n", "", "resources.requests needs cpu and memory", null },
+        { "base/secrets.yaml", "AccountKey=REPLACE-ME-base64-account-key", "AccountKey=" + Convert.ToBase64String(new byte[64]), "looks like a real account key", null },
+        { "base/coordinator.yaml", "  blob: azure://gid-data", "  blobs: azure://gid-data", "key 'blob' of ConfigMap 'gid-config'", null },
+        { "base/training.yaml", "    app.kubernetes.io/name: gid-train\n  ports:", "    app.kubernetes.io/name: gid-trainer\n  ports:", "does not select the training pods", null },
+        { "base/rbac.yaml", "\"patch\", \"delete\"]", "\"patch\"]", "Role/gid-silo: no 'delete' on pods", "base/rbac.yaml" },
+        { "base/worker.yaml", "            - name: POD_NAMESPACE\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.namespace\n", "", "no POD_NAMESPACE from the downward API", "base/worker.yaml" },
+        { "base/coordinator.yaml", "\"--gateway-port\", \"30000\"", "\"--gateway-port\", \"30001\"", "gateway port 30001 (--gateway-port) is not a containerPort", "base/coordinator.yaml" },
+        { "base/coordinator.yaml", "      port: 30000\n      targetPort: gateway", "      port: 30000\n      targetPort: 30001", "Service/gid-gateway: targetPort 30001 is not a port", "base/coordinator.yaml" },
     };
 
     [Theory]
     [MemberData(nameof(Breakages))]
-    public void A_broken_copy_of_the_manifests_is_caught(string file, string find, string replace, string expected)
+    public void A_broken_copy_of_the_manifests_is_caught(string file, string find, string replace, string expected, string? namedFile)
     {
         using var copy = Paths.NewTempDir("gid-k8s");
         CopyTree(K8s, copy.Path);
@@ -82,7 +76,9 @@ public sealed class KustomizeManifestTests
         File.WriteAllText(target, text.Replace(find, replace));
 
         var report = ManifestValidator.Validate(Kustomize.Render(Path.Combine(copy.Path, "overlays", "gpu-16")), "gid");
-        Assert.Contains(report.Problems, p => p.Contains(expected, StringComparison.Ordinal));
+        var sources = Kustomize.Sources(copy.Path);
+        var problems = report.Problems.Select(p => Kustomize.WithFiles(p, sources)).ToList();
+        Assert.Contains(problems, p => p.Contains(expected, StringComparison.Ordinal) && (namedFile is null || p.Contains(namedFile, StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public static partial class ManifestValidator
 {
     private static readonly string[] SiloRoles = ["coordinator", "worker", "all"];
 
-    [GeneratedRegex(@"^(ghcr\.io/gidcluster/(silo|trainer)|postgres):[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    [GeneratedRegex(@"^ghcr\.io/gidcluster/(silo|trainer):[A-Za-z0-9][A-Za-z0-9._-]*$")]
     private static partial Regex ImagePattern();
 
     public static ManifestReport Validate(JsonArray objects, string? expectedNamespace)
@@ -72,7 +72,10 @@ public static partial class ManifestValidator
                 var cid = $"{id} container '{Str(c, "name")}'";
                 CheckContainer(cid, c, Str(workload, "kind") != "Job", secrets, configMaps, problems);
                 if (Str(c, "image")?.StartsWith("ghcr.io/gidcluster/silo:", StringComparison.Ordinal) == true)
+                {
                     CheckSilo(cid, c, WorkloadIdentity(pod, podLabels, configMaps), problems);
+                    CheckSiloInPod(id, cid, c, pod, all, configMaps, services, problems);
+                }
             }
             if (Str(workload, "kind") == "Job")
                 (pods, gpus, world) = CheckTrainingJob(workload, pod, containers, podLabels, services, configMaps, problems);
@@ -83,7 +86,7 @@ public static partial class ManifestValidator
 
         if (!all.Any(o => Str(o, "kind") == "Job"))
             problems.Add("no training Job in the render");
-        foreach (var required in new[] { "Deployment/gid-coordinator", "Deployment/gid-worker", "Service/gid-coordinator", "Service/gid-train" })
+        foreach (var required in new[] { "Deployment/gid-coordinator", "Deployment/gid-worker", "Service/gid-coordinator", "Service/gid-gateway", "Service/gid-train", "ServiceAccount/gid", "Role/gid-silo", "RoleBinding/gid-silo" })
         {
             if (!all.Any(o => $"{Str(o, "kind")}/{Str(o, "metadata", "name")}" == required))
                 problems.Add($"{required} is missing from the render");
@@ -96,7 +99,7 @@ public static partial class ManifestValidator
     {
         var image = Str(c, "image");
         if (image is null || !ImagePattern().IsMatch(image) || image.EndsWith(":latest", StringComparison.Ordinal))
-            problems.Add($"{cid}: image '{image}' is not a GidCluster (or postgres) image with a pinned tag");
+            problems.Add($"{cid}: image '{image}' is not a GidCluster image with a pinned tag");
 
         var requests = c["resources"]?["requests"]?.AsObject();
         var limits = c["resources"]?["limits"]?.AsObject();
@@ -189,6 +192,74 @@ public static partial class ManifestValidator
         if (EnvValue(c, "GID_TOKEN") is not null || EnvValue(c, "AZURE_STORAGE_CONNECTION_STRING") is not null
             || (EnvValue(c, "GID_STORE") is { } store && store.Contains("Password=", StringComparison.OrdinalIgnoreCase)))
             problems.Add($"{cid}: a secret is written into the manifest instead of coming from a Secret");
+    }
+
+    /// <summary>The verbs Orleans' Kubernetes hosting uses on pods: watch the cluster's pods, label its own, delete those of dead silos.</summary>
+    private static readonly string[] PodVerbs = ["get", "list", "watch", "patch", "delete"];
+
+    /// <summary>
+    /// What <c>gid silo</c> needs in a pod: the downward-API variables (POD_NAME/POD_NAMESPACE switch Orleans' Kubernetes
+    /// hosting on, POD_IP is the address it advertises), Azure Storage clustering, the ports its flags name declared on the
+    /// container (the gateway's behind a Service), and a ServiceAccount whose Role grants the pod verbs.
+    /// </summary>
+    private static void CheckSiloInPod(string id, string cid, JsonObject c, JsonObject pod, List<JsonObject> all,
+        Dictionary<string, JsonObject> configMaps, Dictionary<string, JsonObject> services, List<string> problems)
+    {
+        foreach (var (variable, field) in new[] { ("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace"), ("POD_IP", "status.podIP") })
+        {
+            var from = Str(FindEnv(c, variable) ?? [], "valueFrom", "fieldRef", "fieldPath");
+            if (from != field)
+                problems.Add(from is null
+                    ? $"{cid}: no {variable} from the downward API ({field}); the silo needs it in a pod"
+                    : $"{cid}: {variable} comes from '{from}', expected {field}");
+        }
+        var storeRef = FindEnv(c, "GID_STORE")?["valueFrom"]?["configMapKeyRef"];
+        var store = storeRef is JsonObject r && configMaps.TryGetValue(Str(r, "name") ?? "", out var map) ? Str(map, "data", Str(r, "key") ?? "") : EnvValue(c, "GID_STORE");
+        if (store is null || !(store == "azure" || store.StartsWith("azure?", StringComparison.Ordinal)))
+            problems.Add($"{cid}: GID_STORE is '{store}'; silos in pods need Azure Storage clustering (azure or azure?…)");
+
+        var line = (c["command"]?.AsArray().Select(x => (string?)x) ?? []).Concat(c["args"]?.AsArray().Select(x => (string?)x) ?? []).ToList();
+        var ports = c["ports"]?.AsArray().Select(p => p!.AsObject()).ToList() ?? [];
+        var role = Option(line, "--role");
+        var needed = new List<(string Option, int Port)> { ("--silo-port", Int(Option(line, "--silo-port")) ?? 11111) };
+        if (role is "coordinator" or "all")
+            needed.Add(("--gateway-port", Int(Option(line, "--gateway-port")) ?? 30000));
+        foreach (var (option, port) in needed)
+        {
+            if (!ports.Any(p => Int(p["containerPort"]) == port))
+                problems.Add($"{cid}: {(option == "--gateway-port" ? "gateway" : "silo")} port {port} ({option}) is not a containerPort of the container");
+        }
+        if (needed.Count > 1)
+        {
+            var gateway = needed[1].Port;
+            var names = ports.Where(p => Int(p["containerPort"]) == gateway).Select(p => Str(p, "name")).ToHashSet();
+            var exposed = services.Values.Any(s => s["spec"]?["ports"]?.AsArray().Any(p =>
+                (p!["targetPort"] ?? p["port"]) is JsonValue v && (v.TryGetValue<string>(out var n) ? names.Contains(n) : Int(v) == gateway)) == true);
+            if (!exposed)
+                problems.Add($"{cid}: no Service exposes the gateway port {gateway} (--gateway-port) to clients");
+        }
+
+        var account = Str(pod, "serviceAccountName");
+        if (account is null)
+        {
+            problems.Add($"{id}: no serviceAccountName; Orleans' Kubernetes hosting needs one allowed {string.Join('/', PodVerbs)} on pods");
+            return;
+        }
+        if (!all.Any(o => Str(o, "kind") == "ServiceAccount" && Str(o, "metadata", "name") == account))
+            problems.Add($"{id}: ServiceAccount '{account}' is not in the render");
+        var bindings = all.Where(o => Str(o, "kind") == "RoleBinding"
+            && (o["subjects"]?.AsArray().Any(s => Str(s!.AsObject(), "kind") == "ServiceAccount" && Str(s.AsObject(), "name") == account) ?? false)).ToList();
+        var roles = bindings.Select(b => Str(b, "roleRef", "name")).Select(n => all.FirstOrDefault(o => Str(o, "kind") == "Role" && Str(o, "metadata", "name") == n)).OfType<JsonObject>().ToList();
+        if (roles.Count == 0)
+        {
+            problems.Add($"{id}: no RoleBinding binds ServiceAccount '{account}' to a Role in the render");
+            return;
+        }
+        var granted = roles.SelectMany(role => role["rules"]?.AsArray().Select(x => x!.AsObject()) ?? [])
+            .Where(rule => rule["resources"]?.AsArray().Any(x => (string?)x == "pods") == true && rule["apiGroups"]?.AsArray().Any(x => (string?)x == "") == true)
+            .SelectMany(rule => rule["verbs"]?.AsArray().Select(x => (string?)x) ?? []).ToHashSet();
+        foreach (var verb in PodVerbs.Where(v => !granted.Contains(v)))
+            problems.Add($"Role/{Str(roles[0], "metadata", "name")}: no '{verb}' on pods for ServiceAccount '{account}' ({id}); Orleans' Kubernetes hosting needs {string.Join('/', PodVerbs)}");
     }
 
     private static (int Pods, int Gpus, int World) CheckTrainingJob(JsonObject job, JsonObject pod, List<JsonObject> containers,

@@ -1,13 +1,13 @@
-using GidCluster.Training.Models;
 using static TorchSharp.torch;
 
-namespace GidCluster.Inference.Motion;
+namespace GidCluster.Training.Models;
 
 /// <summary>
 /// The motion texture of a spectral volume (paper §3, ARCHITECTURE.md §1.3): the inverse of dataprep's DFT
 /// (numpy's convention over n = 0 … N−1 of F_{n+1}, bins k = 0 … K−1) with only the first K bins kept,
 /// <c>F(τ) = (1/N)[S_0 + 2 Σ_{k≥1} Re(S_k e^{2πik(τ−1)/N})]</c>, evaluated at any real time τ in frames
 /// (τ = 1 is the first flow of the training data; fractional τ gives slow motion). Tensor ops, differentiable in S.
+/// Lives in training because the renderer's trainer takes its flows F_t from it and inference renders with it: one formula for both.
 /// Volumes are <c>[B, K, 4, H, W]</c> with channels (Re x, Im x, Re y, Im y); displacements <c>[B, T, 2, H, W]</c> (x, y) in pixels.
 /// </summary>
 public static class MotionTexture
