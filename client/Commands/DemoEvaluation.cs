@@ -5,7 +5,9 @@ using GidCluster.Dataprep.Synthetic;
 using GidCluster.Inference;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
+using GidCluster.Dataprep.Samples;
 using GidCluster.Training.Models;
+using GidCluster.Training.Trainer;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -117,7 +119,8 @@ internal static class DemoEvaluation
     }
 
     /// <summary>
-    /// The VAE on the dataset's volumes at the model's size: mean |x̂ − x| / mean |x| of the normalized slices
+    /// The VAE on the dataset's test-split volumes (all samples when the split has none) at the model's size, prepared
+    /// as the trainer prepares them: mean |x̂ − x| / mean |x| of the normalized slices
     /// (S' = sign(S)·√(|S|/s_k), the space the VAE is trained in), x̂ decoded from the posterior mean.
     /// </summary>
     public static double VaeError(ModelBundle bundle, string manifestPath, int maxSamples)
@@ -127,18 +130,27 @@ internal static class DemoEvaluation
         double err = 0, norm = 0;
         var n = 0;
         using var noGrad = no_grad();
-        foreach (var shard in manifest.Shards)
+        IEnumerable<Sample> Samples(bool testOnly)
         {
-            using var reader = ShardReader.Open(ManifestFile.ShardPath(manifestPath, shard));
-            foreach (var sample in reader.ReadAll())
+            foreach (var shard in manifest.Shards)
             {
-                if (n >= maxSamples) break;
+                using var reader = ShardReader.Open(ManifestFile.ShardPath(manifestPath, shard));
+                foreach (var sample in reader.ReadAll())
+                {
+                    if (!testOnly || sample.Split == "test")
+                        yield return sample;
+                }
+            }
+        }
+        var chosen = Samples(testOnly: true).Any() ? Samples(testOnly: true) : Samples(testOnly: false);
+        {
+            foreach (var sample in chosen.Take(maxSamples))
+            {
                 using var scope = NewDisposeScope();
                 var k = sample.SpectralVolume.Length / (4 * sample.Width * sample.Height);
-                var raw = tensor(sample.SpectralVolume.Select(h => (float)h).ToArray(), [1, k, 4, sample.Height, sample.Width]);
-                var volume = Resized(raw, d.Width, d.Height)[0];
-                var scales = tensor(d.Scales, dtype: ScalarType.Float32).reshape(k, 1, 1, 1);
-                var x = volume.sign() * (volume.abs() / scales).sqrt();
+                var normalized = new float[sample.SpectralVolume.Length];
+                SpectralNormalization.Normalize(sample.SpectralVolume, normalized, d.Scales);
+                var x = Trainer.ResizeVolumes(tensor(normalized, [1, k, 4, sample.Height, sample.Width]), d.Width, d.Height, normalized: true)[0];
                 using var posterior = bundle.Vae.Encode(x);
                 var y = bundle.Vae.Decode(posterior.Mean);
                 err += (y - x).abs().mean().item<float>();
@@ -171,22 +183,11 @@ internal static class DemoEvaluation
     /// <summary>√(Σ_{k≥1} power_k): the motion's RMS amplitude without the static (DC) term.</summary>
     private static double Amplitude(IReadOnlyList<double> power) => Math.Sqrt(power.Skip(1).Sum());
 
-    /// <summary>Volumes <c>[B, K, 4, H, W]</c> area-resized with displacements rescaled to pixels of the new size (as the trainer does).</summary>
-    private static Tensor Resized(Tensor volumes, int width, int height)
-    {
-        var (b, k, c, h, w) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
-        if (h == height && w == width) return volumes;
-        var flat = nn.functional.interpolate(volumes.reshape(b, k * c, h, w), [height, width], mode: InterpolationMode.Bilinear, align_corners: false)
-            .reshape(b, k, c, height, width);
-        var scale = tensor(new[] { (float)width / w, (float)width / w, (float)height / h, (float)height / h }).reshape(1, 1, 4, 1, 1);
-        return flat * scale;
-    }
-
     /// <summary>A predicted raw volume <c>[K, 4, h, w]</c> at the scene's size, in its pixels, as fp16 (ObjectSpectra's input).</summary>
     private static Half[] AtSceneSize(Tensor volume, int width, int height)
     {
         using var scope = NewDisposeScope();
-        return Resized(volume.unsqueeze(0), width, height)[0].contiguous().data<float>().Select(v => (Half)v).ToArray();
+        return Trainer.ResizeVolumes(volume.unsqueeze(0), width, height, normalized: false)[0].contiguous().data<float>().Select(v => (Half)v).ToArray();
     }
 
     /// <summary>PSNR of the animation's frames against the scene's true frames at the same times (model size), and of the still picture.</summary>

@@ -5,7 +5,7 @@ namespace GidCluster.Cluster.Tests;
 
 /// <summary>
 /// <c>gid demo --quick</c> end to end as a real process: corpus, embedded cluster, ingestion, the training chain through
-/// the run grain on 2 ranks, the pulled model folder and the report.
+/// the run grain on 2 ranks, the pulled model folder, the held-out animations and the report's measurement.
 /// </summary>
 public sealed class DemoTests
 {
@@ -27,15 +27,25 @@ public sealed class DemoTests
         Assert.True((long)report["dataset"]!["samples"]! >= 3);
         var accuracy = (double)report["dataprep_dominant_bin_accuracy"]!;
         Assert.InRange(accuracy, 0.5, 1.0);
-        foreach (var stage in new[] { "vae", "ldm1", "ldm2" })
+        foreach (var stage in new[] { "vae", "ldm1", "ldm2", "renderer" })
         {
             Assert.Equal("succeeded", (string?)report["training"]![stage]!["state"]);
             Assert.True(double.IsFinite((double)report["training"]![stage]!["final_loss"]!));
         }
         Assert.True(File.Exists(Path.Combine(output, "report.md")));
         Assert.True(new FileInfo(Path.Combine(output, "dataset-spectrum.png")).Length > 1000);
-        foreach (var file in new[] { "model.json", "vae.pt", "ldm.pt" })
+        foreach (var file in new[] { "model.json", "vae.pt", "ldm.pt", "renderer.pt" })
             Assert.True(File.Exists(Path.Combine(output, "model", file)), file);
+        // Every figure of the measurement is there and finite (their quality needs the full run's budget).
+        foreach (var key in new[] { "dominant_bin_accuracy", "baseline_dominant_bin_accuracy", "amplitude_rel_error", "baseline_amplitude_rel_error",
+                     "vae_reconstruction_error", "loop_error_unguided", "loop_error_guided", "loop_error_ratio", "render_psnr_db" })
+            Assert.True(report[key] is JsonValue v && double.IsFinite((double)v), $"{key}: {report[key]?.ToJsonString() ?? "missing"}");
+        Assert.Equal(8, (int)report["objects_scored"]!); // 2 held-out pictures × 4 objects
+        foreach (var picture in Directory.GetFiles(Path.Combine(output, "work", "corpus", "heldout"), "heldout_*.json").Select(Path.GetFileNameWithoutExtension))
+        {
+            foreach (var suffix in new[] { ".mp4", ".xt.png", ".loop.mp4", ".loop.xt.png", ".spectrum.png", ".spectra.png" })
+                Assert.True(new FileInfo(Path.Combine(output, picture + suffix)).Length > 500, picture + suffix);
+        }
         Assert.Equal("ldm2", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(output, "model", "model.json")))!["ldm_stage"]);
     }
 }
