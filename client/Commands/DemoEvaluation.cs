@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
 using GidCluster.Dataprep.Manifest;
+using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
 using GidCluster.Dataprep.Synthetic;
 using GidCluster.Inference;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
-using GidCluster.Dataprep.Samples;
 using GidCluster.Training.Models;
 using GidCluster.Training.Trainer;
 using Spectre.Console;
@@ -83,8 +83,13 @@ internal static class DemoEvaluation
                 baselineAmpError += Math.Abs(baselineAmplitude - trueAmplitude) / trueAmplitude;
                 objects.Add(new JsonObject
                 {
-                    ["picture"] = name, ["object"] = s.Region, ["kind"] = s.Kind, ["true_bin"] = s.TrueBin, ["predicted_bin"] = s.RecoveredBin,
-                    ["true_amplitude"] = trueAmplitude, ["predicted_amplitude"] = predicted,
+                    ["picture"] = name,
+                    ["object"] = s.Region,
+                    ["kind"] = s.Kind,
+                    ["true_bin"] = s.TrueBin,
+                    ["predicted_bin"] = s.RecoveredBin,
+                    ["true_amplitude"] = trueAmplitude,
+                    ["predicted_amplitude"] = predicted,
                 });
                 lines.Add($"{s.Kind} {s.Region}: true bin {s.TrueBin}, predicted {s.RecoveredBin}");
             }

@@ -166,6 +166,10 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     {
         while (await process.StandardError.ReadLineAsync() is { } line)
         {
+            // Stack frames would push the exception's message out of the tail the run's error shows.
+            var trimmed = line.TrimStart();
+            if (trimmed.StartsWith("at ", StringComparison.Ordinal) || trimmed.StartsWith("--- End of", StringComparison.Ordinal))
+                continue;
             lock (tail)
             {
                 tail.Enqueue(line);

@@ -124,6 +124,8 @@ public sealed class Trainer : IDisposable
                 foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
                 _optimizer.zero_grad();
                 var lossSum = 0.0;
+                // An explicit Scalar kept alive across the call (see ExponentialMovingAverage.Update).
+                using var microBatches = ((double)(spec.Accumulate * streams.Count)).ToScalar();
                 for (var a = 0; a < spec.Accumulate; a++)
                 {
                     for (var s = 0; s < streams.Count; s++)
@@ -133,7 +135,7 @@ public sealed class Trainer : IDisposable
                         var batch = Resize(streams[s].Current.ToTrainingBatch());
                         using var generator = new Generator(DrawSeed(spec.Seed, Position, a, _firstShard + s));
                         var loss = _loss(batch, generator);
-                        (loss / (spec.Accumulate * streams.Count)).backward();
+                        (loss / microBatches).backward();
                         lossSum += loss.item<float>();
                     }
                 }
