@@ -162,8 +162,9 @@ public static class DemoCommand
                 var run = $"demo-{stage}";
                 // The renderer learns from the dataset alone (I_0, I_t, F_t); the others build on the previous stage.
                 var from = stage == "renderer" ? null : previous;
-                var request = new TrainLaunchRequest(stage, "demo", 2, "tiny", from, [], settings.Batch, steps, Math.Max(1, steps), (ulong)seed,
-                    [.. settings.FrameSize.Split('x').Select(int.Parse)], 1);
+                // A checkpoint every fifth of the run, and up to 3 restarts from the newest one when a rank dies.
+                var request = new TrainLaunchRequest(stage, "demo", 2, "tiny", from, [], settings.Batch, steps, Math.Max(1, steps / 5), (ulong)seed,
+                    [.. settings.FrameSize.Split('x').Select(int.Parse)], 3);
                 var details = await TrainAsync(client, run, request, cancel);
                 training[stage] = new JsonObject
                 {
