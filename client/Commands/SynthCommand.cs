@@ -96,7 +96,7 @@ public static class SynthCommand
     /// DIR/videos/corpus_SEED.mp4 (+ .json), DIR/heldout/heldout_SEED.png (+ _labels.png, .json) and
     /// DIR/corpus.json (the rule, the mappings and the counts).
     /// </summary>
-    private static void WriteCorpus(string dir, CorpusRule rule, int seed, int count, int heldout, int width, int height, int frames,
+    internal static void WriteCorpus(string dir, CorpusRule rule, int seed, int count, int heldout, int width, int height, int frames,
         int objects, double noise, int crf)
     {
         var videos = Directory.CreateDirectory(Path.Combine(dir, "videos")).FullName;

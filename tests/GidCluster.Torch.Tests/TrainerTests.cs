@@ -96,7 +96,7 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
 
     /// <summary>
     /// Stated factors of the loss on a fixed batch with fixed draws, before / after (seed 1, 64×32 frames, batch 2,
-    /// one thread; deterministic): VAE ≥ 2 in 30 steps, stage 1 ≥ 1.2 in 30 steps (from this VAE), stage 2 ≥ 1.02
+    /// one thread; deterministic): VAE ≥ 1.5 in 30 steps (3.07× before the trainer resized normalized volumes correctly, 1.74× since), stage 1 ≥ 1.2 in 30 steps (from this VAE), stage 2 ≥ 1.02
     /// in 20 steps (from this stage 1; only its frequency attention trains). Budget: each run under 420 s of wall
     /// time on this 2-core machine shared with other builds (the CPU time is about a quarter of that).
     /// </summary>
@@ -119,7 +119,7 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         var report = FormattableString.Invariant($"vae {vaeFactor:F3}x in {vaeSeconds:F0} s; ldm1 {ldm1Factor:F3}x in {ldm1Seconds:F0} s; ldm2 {ldm2Factor:F3}x in {ldm2Seconds:F0} s");
         Console.WriteLine("TRAIN-LOSS " + report);
         File.WriteAllText(Path.Combine(Path.GetTempPath(), "gid-train-loss-factors.txt"), report);
-        Assert.True(vaeFactor >= 2, report);
+        Assert.True(vaeFactor >= 1.5, report);
         Assert.True(ldm1Factor >= 1.2, report);
         Assert.True(ldm2Factor >= 1.02, report);
         Assert.True(Math.Max(vaeSeconds, Math.Max(ldm1Seconds, ldm2Seconds)) < 420, report);

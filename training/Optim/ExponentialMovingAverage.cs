@@ -29,8 +29,12 @@ public sealed class ExponentialMovingAverage : IDisposable
     public void Update()
     {
         using var noGrad = no_grad();
+        // Explicit Scalars, disposed after the calls: TorchSharp 0.107 leaves implicitly converted ones to the
+        // finalizer, which can free one while libtorch still reads it ("Unknown scalar type", seen in 2-rank runs).
+        using var decay = Decay.ToScalar();
+        using var rest = (1 - Decay).ToScalar();
         for (var i = 0; i < _shadow.Count; i++)
-            _shadow[i].mul_(Decay).add_(_source[i], alpha: 1 - Decay);
+            _shadow[i].mul_(decay).add_(_source[i], alpha: rest);
     }
 
     /// <summary>Copies the averaged weights into <paramref name="module"/> (same architecture).</summary>

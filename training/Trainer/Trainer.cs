@@ -124,6 +124,8 @@ public sealed class Trainer : IDisposable
                 foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
                 _optimizer.zero_grad();
                 var lossSum = 0.0;
+                // An explicit Scalar kept alive across the call (see ExponentialMovingAverage.Update).
+                using var microBatches = ((double)(spec.Accumulate * streams.Count)).ToScalar();
                 for (var a = 0; a < spec.Accumulate; a++)
                 {
                     for (var s = 0; s < streams.Count; s++)
@@ -133,7 +135,7 @@ public sealed class Trainer : IDisposable
                         var batch = Resize(streams[s].Current.ToTrainingBatch());
                         using var generator = new Generator(DrawSeed(spec.Seed, Position, a, _firstShard + s));
                         var loss = _loss(batch, generator);
-                        (loss / (spec.Accumulate * streams.Count)).backward();
+                        (loss / microBatches).backward();
                         lossSum += loss.item<float>();
                     }
                 }
@@ -253,23 +255,35 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Frames and volumes area-resized to <see cref="TrainSpec.FrameSize"/>; displacements (Re/Im x, Re/Im y) are
-    /// scaled with the picture so they stay in pixels of the new size.
+    /// Frames and volumes area-resized to <see cref="TrainSpec.FrameSize"/>; displacements stay in pixels of the new size
+    /// (<see cref="ResizeVolumes"/>; every stage but the renderer gets normalized volumes from the loader).
     /// </summary>
     private TrainingBatch Resize(TrainingBatch batch)
     {
         if (_spec.FrameSize is not [var w, var h]) return batch;
-        var volumes = batch.Volumes;
-        var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
-        if (oh == h && ow == w) return batch;
-        var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [h, w]).reshape(b, k, c, h, w);
-        var scale = tensor(new[] { (float)w / ow, (float)w / ow, (float)h / oh, (float)h / oh }).reshape(1, 1, 4, 1, 1);
+        if (batch.Volumes.shape[3] == h && batch.Volumes.shape[4] == w) return batch;
         return batch with
         {
             Images = nn.functional.adaptive_avg_pool2d(batch.Images, [h, w]),
-            Volumes = flat * scale,
+            Volumes = ResizeVolumes(batch.Volumes, w, h, normalized: _spec.Stage != "renderer"),
             Targets = batch.Targets is null ? null : nn.functional.adaptive_avg_pool2d(batch.Targets, [h, w]),
         };
+    }
+
+    /// <summary>
+    /// Volumes <c>[B, K, 4, H, W]</c> area-resized to <paramref name="width"/>×<paramref name="height"/>, with the
+    /// displacements (Re/Im x, Re/Im y) rescaled so they stay in pixels of the new size: by the size ratio c for raw
+    /// coefficients, by √c for normalized ones (S' = sign(S)·√(|S|/s_k), so scaling S by c scales S' by √c).
+    /// </summary>
+    public static Tensor ResizeVolumes(Tensor volumes, int width, int height, bool normalized)
+    {
+        using var scope = NewDisposeScope();
+        var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
+        var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [height, width]).reshape(b, k, c, height, width);
+        var (sx, sy) = ((double)width / ow, (double)height / oh);
+        if (normalized) (sx, sy) = (Math.Sqrt(sx), Math.Sqrt(sy));
+        var scale = tensor(new[] { (float)sx, (float)sx, (float)sy, (float)sy }).reshape(1, 1, 4, 1, 1);
+        return (flat * scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>The override key naming the VGG-16 weights file of the renderer's perceptual loss (not a model setting).</summary>
