@@ -172,9 +172,11 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     {
         while (await process.StandardError.ReadLineAsync() is { } line)
         {
-            // Stack frames would push the exception's message out of the tail the run's error shows.
+            // Stack frames (managed, and libtorch's native ones) would push the exception's message out of the tail
+            // the run's error shows.
             var trimmed = line.TrimStart();
-            if (trimmed.StartsWith("at ", StringComparison.Ordinal) || trimmed.StartsWith("--- End of", StringComparison.Ordinal))
+            if (trimmed.StartsWith("at ", StringComparison.Ordinal) || trimmed.StartsWith("--- End of", StringComparison.Ordinal)
+                || trimmed.StartsWith("frame #", StringComparison.Ordinal))
                 continue;
             lock (tail)
             {
