@@ -123,12 +123,6 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
                 start.Environment["MASTER_ADDR"] = "127.0.0.1";
                 start.Environment["MASTER_PORT"] = port.ToString(CultureInfo.InvariantCulture);
                 start.Environment["LOCAL_RANK"] = rank.ToString(CultureInfo.InvariantCulture);
-                // A 256 MB gen-0 budget: far fewer collections during a step. TorchSharp 0.107 leaves the Scalars it
-                // converts implicitly (its own optimizers included) to the finalizer, and a collection in the middle of a
-                // native call can free one that is still in use ("Unknown scalar type"); this makes that rare, the
-                // restart from the newest checkpoint covers the rest. Unless the caller set the knob itself.
-                if (Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is null)
-                    start.Environment["DOTNET_GCgen0size"] = "0x10000000";
                 var process = Process.Start(start) ?? throw new InvalidOperationException("could not start a rank process");
                 processes.Add(process);
                 var tail = new Queue<string>();
