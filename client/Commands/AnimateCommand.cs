@@ -85,14 +85,25 @@ public static class AnimateCommand
         var picture = Picture.Read(path, d.Width, d.Height);
         if (picture.Note is not null) Console.WriteLine(picture.Note);
         Directory.CreateDirectory(Path.GetDirectoryName(video)!);
+        using var result = AnimateWithProgress(bundle, picture, options, Path.GetFileName(path), keepBars: true);
+        MediaFiles.WriteVideo(video, result.Width, result.Height, result.Fps, result.Frames);
+        var stem = Path.Combine(Path.GetDirectoryName(video)!, Path.GetFileNameWithoutExtension(video));
+        MediaFiles.WriteXtSlice(stem + ".xt.png", result.Width, result.Height, result.Frames, row);
+        MediaFiles.WriteSpectrumImage(stem + ".spectrum.png", result.Volume, d.FrequenciesHz);
+        Console.WriteLine($"wrote {video} ({result.FrameCount} frames at {result.Fps:0.##} fps), {stem}.xt.png (row {row}), {stem}.spectrum.png");
+    }
+
+    /// <summary>Animates one picture with a progress bar for each phase (sampling, rendering) labelled <paramref name="label"/>.</summary>
+    internal static Animation AnimateWithProgress(ModelBundle bundle, Picture picture, AnimateOptions options, string label, bool keepBars)
+    {
         Animation? animation = null;
         AnsiConsole.Progress()
-            .AutoClear(false)
+            .AutoClear(!keepBars)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var sampling = ctx.AddTask($"{Path.GetFileName(path)}: sampling", maxValue: 1);
-                var rendering = ctx.AddTask($"{Path.GetFileName(path)}: rendering", maxValue: 1);
+                var sampling = ctx.AddTask($"{label}: sampling", maxValue: 1);
+                var rendering = ctx.AddTask($"{label}: rendering", maxValue: 1);
                 animation = Animator.Animate(bundle, picture, options, (phase, done, total) =>
                 {
                     var task = phase == "sampling" ? sampling : rendering;
@@ -100,12 +111,7 @@ public static class AnimateCommand
                     task.Value = done;
                 });
             });
-        using var result = animation!;
-        MediaFiles.WriteVideo(video, result.Width, result.Height, result.Fps, result.Frames);
-        var stem = Path.Combine(Path.GetDirectoryName(video)!, Path.GetFileNameWithoutExtension(video));
-        MediaFiles.WriteXtSlice(stem + ".xt.png", result.Width, result.Height, result.Frames, row);
-        MediaFiles.WriteSpectrumImage(stem + ".spectrum.png", result.Volume, d.FrequenciesHz);
-        Console.WriteLine($"wrote {video} ({result.FrameCount} frames at {result.Fps:0.##} fps), {stem}.xt.png (row {row}), {stem}.spectrum.png");
+        return animation!;
     }
 
     /// <summary>Files as given (each must exist), folders expanded to their pictures, in name order.</summary>

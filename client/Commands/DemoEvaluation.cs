@@ -8,7 +8,6 @@ using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
 using GidCluster.Training.Models;
 using GidCluster.Training.Trainer;
-using Spectre.Console;
 using static TorchSharp.torch;
 
 namespace GidCluster.Client.Commands;
@@ -166,24 +165,8 @@ internal static class DemoEvaluation
         return n == 0 ? double.NaN : err / norm;
     }
 
-    private static Animation Animate(ModelBundle bundle, Picture picture, AnimateOptions options, string label)
-    {
-        Animation? result = null;
-        AnsiConsole.Progress().AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
-            {
-                var sampling = ctx.AddTask($"{label}: sampling", maxValue: 1);
-                var rendering = ctx.AddTask($"{label}: rendering", maxValue: 1);
-                result = Animator.Animate(bundle, picture, options, (phase, done, total) =>
-                {
-                    var task = phase == "sampling" ? sampling : rendering;
-                    task.MaxValue = total;
-                    task.Value = done;
-                });
-            });
-        return result!;
-    }
+    private static Animation Animate(ModelBundle bundle, Picture picture, AnimateOptions options, string label) =>
+        AnimateCommand.AnimateWithProgress(bundle, picture, options, label, keepBars: false);
 
     /// <summary>√(Σ_{k≥1} power_k): the motion's RMS amplitude without the static (DC) term.</summary>
     private static double Amplitude(IReadOnlyList<double> power) => Math.Sqrt(power.Skip(1).Sum());
