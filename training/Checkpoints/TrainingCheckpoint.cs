@@ -63,13 +63,7 @@ public static class TrainingCheckpoint
             throw new ArgumentException($"optimizer {optimizer.GetType().Name} has no PyTorch state-dict form", nameof(optimizer));
         var content = Read(path);
         // No dispose scope here: the optimizer state load_py creates must outlive this call.
-        var trainable = model.parameters().Select(p => p.requires_grad).ToList();
         LoadInto(model, content, "model", path);
-        // Loading may change requires_grad (PyBridge's own load_py copies Python's False onto parameters):
-        // restore the caller's, so trainable ones train and a frozen stage 1 stays frozen.
-        var parameters = model.parameters().ToList();
-        for (var i = 0; i < parameters.Count; i++)
-            parameters[i].requires_grad = trainable[i];
         if (ema is not null)
         {
             using var noGrad = no_grad();
@@ -102,10 +96,7 @@ public static class TrainingCheckpoint
     {
         var content = Read(path);
         var key = preferEma && content.ContainsKey("ema") ? "ema" : "model";
-        var trainable = model.parameters().Select(p => p.requires_grad).ToList();
         LoadInto(model, content, key, path);
-        var parameters = model.parameters().ToList();
-        for (var i = 0; i < parameters.Count; i++) parameters[i].requires_grad = trainable[i];
         return key;
     }
 
@@ -133,12 +124,21 @@ public static class TrainingCheckpoint
         return weights;
     }
 
+    /// <summary>
+    /// Copies the checkpoint's <paramref name="key"/> entry into <paramref name="model"/>. Loading may change
+    /// requires_grad (PyBridge's load_py copies Python's False onto parameters): the caller's flags are restored, so
+    /// trainable parameters train and a frozen stage 1 stays frozen.
+    /// </summary>
     private static void LoadInto(nn.Module model, Hashtable content, string key, string path)
     {
+        var trainable = model.parameters().Select(p => p.requires_grad).ToList();
         var weights = Weights(content, key, path);
         CheckKeys(model, weights, path);
         model.load_state_dict(weights, strict: true);
         foreach (var w in weights.Values) w.Dispose(); // copied into the model
+        var parameters = model.parameters().ToList();
+        for (var i = 0; i < parameters.Count; i++)
+            parameters[i].requires_grad = trainable[i];
     }
 
     /// <summary>The optimizer's state dict as PyTorch lays it out (PyBridge writes it; read back as a pickle tree).</summary>
