@@ -28,6 +28,7 @@ public static class Worker
                 "matmul-abort" => MatMulAbort(),
                 "onednn-conv" => OneDnnConvolution(),
                 "layer-probe" => ProbeLayers(Int(args[1]), args[2..]),
+                "scalar-race" => ScalarQuarantineTests.Race(double.Parse(args[1], CultureInfo.InvariantCulture)),
                 "train" => GidCluster.Training.Trainer.RankProcess.Run(args[1], TimeSpan.FromSeconds(60)),
                 _ => throw new ArgumentException($"unknown worker mode {args[0]}"),
             };

@@ -29,8 +29,7 @@ public sealed class ExponentialMovingAverage : IDisposable
     public void Update()
     {
         using var noGrad = no_grad();
-        // Explicit Scalars, disposed after the calls: TorchSharp 0.107 leaves implicitly converted ones to the
-        // finalizer, which can free one while libtorch still reads it ("Unknown scalar type", seen in 2-rank runs).
+        // Two Scalars for every parameter rather than two per parameter (implicit conversions each make one).
         using var decay = Decay.ToScalar();
         using var rest = (1 - Decay).ToScalar();
         for (var i = 0; i < _shadow.Count; i++)

@@ -53,6 +53,7 @@ public static partial class TorchRuntime
         {
             if (_initialized) return;
             CpuAllocator.RetainFreedMemory();
+            ScalarQuarantine.Install();
             OneDnnMaxIsa = new[] { OneDnnIsaVariable, "DNNL_MAX_CPU_ISA" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
             try
             {

@@ -124,7 +124,7 @@ public sealed class Trainer : IDisposable
                 foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
                 _optimizer.zero_grad();
                 var lossSum = 0.0;
-                // An explicit Scalar kept alive across the call (see ExponentialMovingAverage.Update).
+                // One Scalar for the whole step rather than one per micro-batch.
                 using var microBatches = ((double)(spec.Accumulate * streams.Count)).ToScalar();
                 for (var a = 0; a < spec.Accumulate; a++)
                 {

@@ -1,0 +1,1 @@
+// Intentionally empty: only its soname (libLibTorchSharp.so) matters; see CMakeLists.txt.
