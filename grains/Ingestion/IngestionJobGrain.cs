@@ -137,18 +137,20 @@ public sealed class IngestionJobGrain(
         {
             var statuses = await Task.WhenAll(batch.Select(async id =>
             {
-                try { return (id, await Video(id).GetStatus(), ok: true); }
+                try { return (id, status: await Video(id).GetStatus()); }
                 catch (Exception e)
                 {
                     logger.LogWarning("job {Job}: asking video {Video} failed: {Error}", Id, id, e.Message);
-                    return (id, null, ok: false);
+                    return (id, status: (VideoStatus?)null);
                 }
             }));
-            foreach (var (id, status, ok) in statuses)
+            foreach (var (id, status) in statuses)
             {
                 if (status != null)
                     Track(status);
-                else if (!onlyUnfinished && ok && !_queue.Contains(id))
+                else if (!onlyUnfinished && !_queue.Contains(id))
+                    // Never started, or not answering (its silo just died): Start is idempotent, so the queue retries it.
+                    // Dropping the unanswered ones could strand a job at n-1 of n after a worker was killed.
                     _queue.Enqueue(id);
             }
         }
