@@ -80,6 +80,25 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         .ToList();
 
 
+    /// <summary>A library caller that passes no callbacks still gets the checkpoints its spec asks for.</summary>
+    [Fact]
+    public void Run_without_callbacks_still_writes_checkpoints()
+    {
+        var spec = corpus.Spec("vae", "no-callbacks") with { Steps = 2, WarmupSteps = 1, CheckpointEvery = 1 };
+        var threads = torch.get_num_threads(); // the trainer sets this process's thread count; other tests share it
+        try
+        {
+            using var trainer = new Trainer(spec, group: null);
+            trainer.Run();
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+        foreach (var step in new[] { 1, 2 })
+            Assert.True(File.Exists(Path.Combine(spec.Output, Trainer.StepFolder(step), "vae.pt")), $"no checkpoint at step {step} in {spec.Output}");
+    }
+
     /// <summary>Trains a stage; returns (loss on the fixed batch before) / (after), and the wall time.</summary>
     private static (double Factor, double Seconds) LossFactor(TrainSpec spec)
     {

@@ -152,7 +152,11 @@ public sealed class Trainer : IDisposable
                 if (Position == spec.Steps || (spec.CheckpointEvery > 0 && Position % spec.CheckpointEvery == 0))
                 {
                     if (rank == 0)
-                        onCheckpoint?.Invoke(SaveCheckpoint(micro: Position * spec.Accumulate, microPerEpoch));
+                    {
+                        // Saved whether or not anyone listens (`onCheckpoint?.Invoke(Save…)` would skip the save itself).
+                        var written = SaveCheckpoint(micro: Position * spec.Accumulate, microPerEpoch);
+                        onCheckpoint?.Invoke(written);
+                    }
                     _group?.Barrier(); // no rank runs ahead of a checkpoint that a restart would resume from
                 }
             }
