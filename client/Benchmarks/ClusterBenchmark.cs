@@ -62,6 +62,7 @@ public sealed class ClusterBenchmark : IBenchmark
             ["pipeline"] = pipeline,
             ["rounds"] = $"{rounds} (1 and 2 workers alternating)",
             [DataprepPipeline.MaxClipsVariable] = MaxClips(),
+            ["workers_pinned"] = Taskset.Value ? "one core each (taskset); coordinator and client unpinned" : "no (taskset not found)",
         });
         return 0;
     }
@@ -165,6 +166,9 @@ public sealed class ClusterBenchmark : IBenchmark
         return run;
     }
 
+    private static readonly Lazy<bool> Taskset = new(() => Environment.GetEnvironmentVariable("PATH")?.Split(':')
+        .Any(d => File.Exists(Path.Combine(d, "taskset"))) == true);
+
     /// <summary>Clips per video for the dataprep pipeline: the caller's GID_DATAPREP_MAX_CLIPS, else 1.</summary>
     private static string MaxClips() =>
         Environment.GetEnvironmentVariable(DataprepPipeline.MaxClipsVariable) is { Length: > 0 } v ? v : "1";
@@ -202,7 +206,7 @@ public sealed class ClusterBenchmark : IBenchmark
                 var ready = new List<Task<string>>();
                 for (var w = 0; w < workers; w++)
                 {
-                    processes.Add(Start(Args("worker", $"bench-worker-{w}", FreePorts.Next()), null, out var workerReady));
+                    processes.Add(Start(Args("worker", $"bench-worker-{w}", FreePorts.Next()), null, out var workerReady, core: w % Environment.ProcessorCount));
                     ready.Add(workerReady);
                 }
                 await Task.WhenAll(ready).WaitAsync(TimeSpan.FromSeconds(60), cancel);
@@ -230,9 +234,20 @@ public sealed class ClusterBenchmark : IBenchmark
         }
     }
 
-    private static Process Start(string[] args, string? token, out Task<string> listening)
+    /// <param name="core">
+    /// Pins the process and its children (the pipeline's ffmpeg) to one core with taskset: one worker silo then uses one
+    /// core, as on a one-core machine, instead of spilling onto the core the second worker needs (its decoder runs
+    /// beside its flow), which measured the machine's core count rather than the cluster's scaling.
+    /// </param>
+    private static Process Start(string[] args, string? token, out Task<string> listening, int? core = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var pinned = core is not null && OperatingSystem.IsLinux() && Taskset.Value;
+        var start = new ProcessStartInfo(pinned ? "taskset" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (pinned)
+        {
+            foreach (var a in new[] { "-c", $"{core}", "dotnet" })
+                start.ArgumentList.Add(a);
+        }
         foreach (var a in args)
             start.ArgumentList.Add(a);
         start.Environment.Remove("GID_TOKEN");
