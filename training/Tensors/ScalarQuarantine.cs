@@ -40,14 +40,23 @@ public static partial class ScalarQuarantine
         return (held, freed);
     }
 
+    private static readonly object Gate = new();
+    private static IntPtr _shim;
+
+    /// <summary>The runtime asks once per TorchSharp import it binds (hundreds): the shim is located and loaded once.</summary>
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
     {
         if (name != "LibTorchSharp")
             return IntPtr.Zero;
-        // The real library first, found as TorchSharp would find it; the shim's dependency on its soname then binds to it.
-        if (!NativeLibrary.TryLoad(name, assembly, searchPath, out _))
-            return IntPtr.Zero; // the runtime's own search then fails with TorchSharp's usual message
-        return NativeLibrary.Load(NativeLibraries.Locate(Shim));
+        lock (Gate)
+        {
+            if (_shim != IntPtr.Zero)
+                return _shim;
+            // The real library first, found as TorchSharp would find it; the shim's dependency on its soname then binds to it.
+            if (!NativeLibrary.TryLoad(name, assembly, searchPath, out _))
+                return IntPtr.Zero; // the runtime's own search then fails with TorchSharp's usual message
+            return _shim = NativeLibrary.Load(NativeLibraries.Locate(Shim));
+        }
     }
 
     [LibraryImport(Shim, EntryPoint = "gid_scalar_quarantine_stats")]
