@@ -6,6 +6,7 @@ using GidCluster.Dataprep.Synthetic;
 using GidCluster.Inference;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
+using GidCluster.Training.Data;
 using GidCluster.Training.Models;
 using GidCluster.Training.Trainer;
 using static TorchSharp.torch;
@@ -123,46 +124,32 @@ internal static class DemoEvaluation
     }
 
     /// <summary>
-    /// The VAE on the dataset's test-split volumes (all samples when the split has none) at the model's size, prepared
-    /// as the trainer prepares them: mean |x̂ − x| / mean |x| of the normalized slices
-    /// (S' = sign(S)·√(|S|/s_k), the space the VAE is trained in), x̂ decoded from the posterior mean.
+    /// The VAE on the dataset's test-split volumes (all samples when the split has none), loaded as the trainer loads
+    /// them (resized to the model's size, then normalized: S' = sign(S)·√(|S|/s_k), the space the VAE is trained in):
+    /// mean |x̂ − x| / mean |x| over every slice, x̂ decoded from the posterior mean.
     /// </summary>
     public static double VaeError(ModelBundle bundle, string manifestPath, int maxSamples)
     {
         var d = bundle.Description;
-        var manifest = ManifestFile.Read(manifestPath);
+        SampleLoader Loader(string? split) => SampleLoader.Open(manifestPath, new LoaderOptions
+        {
+            BatchSize = 1, Split = split, Shuffle = false, FlipProbability = 0, DropLast = false, FrameSize = [d.Width, d.Height],
+        });
+        var loader = Loader("test");
+        if (loader.TotalSamples == 0)
+            loader = Loader(null);
         double err = 0, norm = 0;
-        var n = 0;
         using var noGrad = no_grad();
-        IEnumerable<Sample> Samples(bool testOnly)
+        foreach (var batch in loader.Epoch(0).Take(maxSamples))
         {
-            foreach (var shard in manifest.Shards)
-            {
-                using var reader = ShardReader.Open(ManifestFile.ShardPath(manifestPath, shard));
-                foreach (var sample in reader.ReadAll())
-                {
-                    if (!testOnly || sample.Split == "test")
-                        yield return sample;
-                }
-            }
+            using var scope = NewDisposeScope();
+            var (_, volumes) = batch.ToTensors();
+            var x = volumes[0];
+            using var posterior = bundle.Vae.Encode(x);
+            err += (bundle.Vae.Decode(posterior.Mean) - x).abs().mean().item<float>();
+            norm += x.abs().mean().item<float>();
         }
-        var chosen = Samples(testOnly: true).Any() ? Samples(testOnly: true) : Samples(testOnly: false);
-        {
-            foreach (var sample in chosen.Take(maxSamples))
-            {
-                using var scope = NewDisposeScope();
-                var k = sample.SpectralVolume.Length / (4 * sample.Width * sample.Height);
-                var normalized = new float[sample.SpectralVolume.Length];
-                SpectralNormalization.Normalize(sample.SpectralVolume, normalized, d.Scales);
-                var x = Trainer.ResizeVolumes(tensor(normalized, [1, k, 4, sample.Height, sample.Width]), d.Width, d.Height, normalized: true)[0];
-                using var posterior = bundle.Vae.Encode(x);
-                var y = bundle.Vae.Decode(posterior.Mean);
-                err += (y - x).abs().mean().item<float>();
-                norm += x.abs().mean().item<float>();
-                n++;
-            }
-        }
-        return n == 0 ? double.NaN : err / norm;
+        return norm == 0 ? double.NaN : err / norm;
     }
 
     private static Animation Animate(ModelBundle bundle, Picture picture, AnimateOptions options, string label) =>
@@ -175,7 +162,7 @@ internal static class DemoEvaluation
     private static Half[] AtSceneSize(Tensor volume, int width, int height)
     {
         using var scope = NewDisposeScope();
-        return Trainer.ResizeVolumes(volume.unsqueeze(0), width, height, normalized: false)[0].contiguous().data<float>().Select(v => (Half)v).ToArray();
+        return Trainer.ResizeVolumes(volume.unsqueeze(0), width, height)[0].contiguous().data<float>().Select(v => (Half)v).ToArray();
     }
 
     /// <summary>PSNR of the animation's frames against the scene's true frames at the same times (model size), and of the still picture.</summary>

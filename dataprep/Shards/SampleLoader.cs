@@ -53,6 +53,18 @@ public sealed record LoaderOptions
     /// <c>target_offsets</c> by the seeded data RNG, so the choice is a pure function of (seed, epoch, rank, position).
     /// </summary>
     public bool TargetFrames { get; init; }
+
+    /// <summary>
+    /// Area-resize every sample to <c>[W, H]</c> on load (null keeps the stored size): images, target frames and volumes,
+    /// with the displacements rescaled to pixels of the new size before normalization.
+    /// </summary>
+    public int[]? FrameSize { get; init; }
+
+    /// <summary>
+    /// Keep up to this many bytes of prepared samples (decoded, resized, normalized, not mirrored) in memory for later
+    /// epochs, so a small dataset is read from its shards once rather than every epoch (0: off).
+    /// </summary>
+    public long CacheBytes { get; init; }
 }
 
 /// <summary>
@@ -83,6 +95,18 @@ public sealed class SampleLoader
 
     private sealed record RowGroupRef(int Shard, int RowGroup, int[] Rows);
 
+    /// <summary>
+    /// One sample as batches take it, before mirroring: CHW image, <c>[16, 4, H, W]</c> volume, every target frame (CHW,
+    /// when asked for). Kept per (shard, row group, row) while the cache has room; the producer thread alone touches it.
+    /// </summary>
+    private sealed record Prepared(string VideoId, int StartFrame, int Height, int Width, float[] Image, float[] Volume, float[][]? Targets, int[] TargetOffsets)
+    {
+        public long Bytes => 4L * (Image.Length + Volume.Length + (Targets?.Sum(t => (long)t.Length) ?? 0));
+    }
+
+    private readonly Dictionary<(int Shard, int RowGroup, int Row), Prepared> _cache = [];
+    private long _cachedBytes;
+
     private SampleLoader(string manifestPath, DatasetManifest manifest, LoaderOptions options)
     {
         _manifestPath = manifestPath;
@@ -92,6 +116,10 @@ public sealed class SampleLoader
             throw new ArgumentException($"rank {options.Rank} is not within world size {options.WorldSize}");
         if (options.PrefetchBatches <= 0 || options.ShuffleWindowRowGroups <= 0)
             throw new ArgumentException("prefetch and shuffle window must be positive");
+        if (options.FrameSize is not (null or [> 0, > 0]))
+            throw new ArgumentException($"frame size [{string.Join(", ", options.FrameSize)}] must be [W, H], both positive");
+        if (options.CacheBytes < 0)
+            throw new ArgumentException($"cache size {options.CacheBytes} must not be negative");
         if (options.Split is not (null or "train" or "test"))
             throw new ArgumentException($"split '{options.Split}' must be train, test or null");
         if (options.Normalize)
@@ -230,14 +258,14 @@ public sealed class SampleLoader
         var readers = new Dictionary<int, ShardReader>();
         try
         {
-            var pending = new List<(Sample Sample, bool Flip, int Target)>();
+            var pending = new List<(Prepared Sample, bool Flip, int Target)>();
             var index = 0L;
             foreach (var window in Plan(epoch))
             {
                 var loaded = new Dictionary<(int, int), IReadOnlyList<Sample>>();
-                foreach (var (shard, group, _) in window)
+                foreach (var (shard, group, row) in window)
                 {
-                    if (loaded.ContainsKey((shard, group)))
+                    if (loaded.ContainsKey((shard, group)) || _cache.ContainsKey((shard, group, row)))
                         continue;
                     if (!readers.TryGetValue(shard, out var reader))
                         readers[shard] = reader = OpenVerified(shard);
@@ -249,7 +277,15 @@ public sealed class SampleLoader
                 {
                     var flip = _options.FlipProbability > 0
                         && new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x464C_4950UL ^ ((ulong)_options.Rank << 40) ^ (ulong)index)).NextDouble() < _options.FlipProbability;
-                    var sample = loaded[(shard, group)][row];
+                    if (!_cache.TryGetValue((shard, group, row), out var sample))
+                    {
+                        sample = Prepare(loaded[(shard, group)][row]);
+                        if (_cachedBytes + sample.Bytes <= _options.CacheBytes)
+                        {
+                            _cache[(shard, group, row)] = sample;
+                            _cachedBytes += sample.Bytes;
+                        }
+                    }
                     var target = -1;
                     if (_options.TargetFrames)
                     {
@@ -318,7 +354,7 @@ public sealed class SampleLoader
         return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
-    private Batch Collate(List<(Sample Sample, bool Flip, int Target)> items)
+    private Batch Collate(List<(Prepared Sample, bool Flip, int Target)> items)
     {
         var first = items[0].Sample;
         int h = first.Height, w = first.Width;
@@ -335,10 +371,12 @@ public sealed class SampleLoader
         for (var b = 0; b < items.Count; b++)
         {
             var (s, flip, target) = items[b];
-            WriteImage(s.Image, images.AsSpan(b * 3 * pixels, 3 * pixels), h, w, flip);
-            WriteVolume(s.SpectralVolume, volumes.AsSpan(b * volumeSize, volumeSize), h, w, flip);
+            Mirror(s.Image, images.AsSpan(b * 3 * pixels, 3 * pixels), 3, h, w, flip, negate: 0);
+            // Mirroring the picture reverses horizontal motion: Re x and Im x (channels 0 and 1 of each bin) change sign.
+            for (var k = 0; k < SpectralNormalization.Bins; k++)
+                Mirror(s.Volume.AsSpan(k * 4 * pixels, 4 * pixels), volumes.AsSpan(b * volumeSize + k * 4 * pixels, 4 * pixels), 4, h, w, flip, negate: flip ? 2 : 0);
             if (targets is not null)
-                WriteImage(s.TargetFrames.AsSpan(target * 3 * pixels, 3 * pixels), targets.AsSpan(b * 3 * pixels, 3 * pixels), h, w, flip);
+                Mirror(s.Targets![target], targets.AsSpan(b * 3 * pixels, 3 * pixels), 3, h, w, flip, negate: 0);
         }
         return new Batch(items.Count, h, w, images, volumes,
             items.Select(i => i.Sample.VideoId).ToArray(),
@@ -348,47 +386,72 @@ public sealed class SampleLoader
             targets is null ? null : items.Select(i => i.Sample.TargetOffsets[i.Target]).ToArray());
     }
 
-    /// <summary>HWC RGB8 → CHW float, optionally mirrored along W.</summary>
-    private void WriteImage(ReadOnlySpan<byte> rgb, Span<float> dest, int h, int w, bool flip)
+    /// <summary>Copies <paramref name="channels"/> planes, reversed along W when <paramref name="flip"/>, the first <paramref name="negate"/> planes negated.</summary>
+    private static void Mirror(ReadOnlySpan<float> src, Span<float> dest, int channels, int h, int w, bool flip, int negate)
     {
-        var (scale, offset) = _options.ImageRange == ImageRange.ZeroToOne ? (1f / 255f, 0f) : (1f / 127.5f, -1f);
-        var plane = h * w;
-        for (var y = 0; y < h; y++)
+        if (!flip)
         {
-            for (var x = 0; x < w; x++)
+            src[..(channels * h * w)].CopyTo(dest);
+            return;
+        }
+        for (var c = 0; c < channels; c++)
+        {
+            var sign = c < negate ? -1f : 1f;
+            for (var y = 0; y < h; y++)
             {
-                var src = (y * w + (flip ? w - 1 - x : x)) * 3;
-                var dst = y * w + x;
-                dest[dst] = rgb[src] * scale + offset;
-                dest[plane + dst] = rgb[src + 1] * scale + offset;
-                dest[2 * plane + dst] = rgb[src + 2] * scale + offset;
+                var row = (c * h + y) * w;
+                for (var x = 0; x < w; x++)
+                    dest[row + x] = sign * src[row + w - 1 - x];
             }
         }
     }
 
     /// <summary>
-    /// fp16 [16,4,H,W] → float, then normalized per bin; a mirrored sample is reversed along W and its x components
-    /// (channels 0 and 1: Re x, Im x) negated, because mirroring the picture reverses horizontal motion.
+    /// Decodes one sample for batching: HWC RGB8 → CHW floats (range per <see cref="LoaderOptions.ImageRange"/>), fp16
+    /// volume → floats, both area-resized to <see cref="LoaderOptions.FrameSize"/> (displacements scaled to the new
+    /// pixels), then normalized per bin.
     /// </summary>
-    private void WriteVolume(Half[] raw, Span<float> dest, int h, int w, bool flip)
+    private Prepared Prepare(Sample s)
     {
-        var plane = h * w;
-        for (var k = 0; k < SpectralNormalization.Bins; k++)
+        var (w, h) = _options.FrameSize is [var fw, var fh] ? (fw, fh) : (s.Width, s.Height);
+        var pixels = s.Width * s.Height;
+        var (scale, offset) = _options.ImageRange == ImageRange.ZeroToOne ? (1f / 255f, 0f) : (1f / 127.5f, -1f);
+        float[] Image(ReadOnlySpan<byte> rgb)
         {
-            for (var c = 0; c < 4; c++)
+            var chw = new float[3 * pixels];
+            for (var p = 0; p < pixels; p++)
             {
-                var sign = flip && c < 2 ? -1f : 1f;
-                var baseIndex = (k * 4 + c) * plane;
-                for (var y = 0; y < h; y++)
+                chw[p] = rgb[p * 3] * scale + offset;
+                chw[pixels + p] = rgb[p * 3 + 1] * scale + offset;
+                chw[2 * pixels + p] = rgb[p * 3 + 2] * scale + offset;
+            }
+            return AreaResize.Planes(chw, 3, s.Height, s.Width, h, w);
+        }
+        var raw = new float[s.SpectralVolume.Length];
+        for (var i = 0; i < raw.Length; i++)
+            raw[i] = (float)s.SpectralVolume[i];
+        var volume = AreaResize.Planes(raw, SpectralNormalization.Bins * 4, s.Height, s.Width, h, w);
+        if (w != s.Width || h != s.Height)
+        {
+            // Displacements in pixels of the new size: x by the width ratio, y by the height ratio.
+            var (sx, sy) = ((float)w / s.Width, (float)h / s.Height);
+            var plane = w * h;
+            for (var k = 0; k < SpectralNormalization.Bins; k++)
+            {
+                for (var c = 0; c < 4; c++)
                 {
-                    var row = baseIndex + y * w;
-                    for (var x = 0; x < w; x++)
-                        dest[row + x] = (float)raw[row + (flip ? w - 1 - x : x)] * sign;
+                    var factor = c < 2 ? sx : sy;
+                    foreach (ref var v in volume.AsSpan((k * 4 + c) * plane, plane))
+                        v *= factor;
                 }
             }
         }
         if (_scales != null)
-            SpectralNormalization.Normalize(dest, dest, _scales);
+            SpectralNormalization.Normalize(volume, volume, _scales);
+        var targets = _options.TargetFrames
+            ? Enumerable.Range(0, s.TargetOffsets.Length).Select(t => Image(s.TargetFrames.AsSpan(t * 3 * pixels, 3 * pixels))).ToArray()
+            : null;
+        return new Prepared(s.VideoId, s.StartFrame, h, w, Image(s.Image), volume, targets, s.TargetOffsets);
     }
 
     private static void ShuffleInPlace<T>(IList<T> list, SplitMix64 rng)

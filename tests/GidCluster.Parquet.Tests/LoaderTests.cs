@@ -115,6 +115,83 @@ public class LoaderTests
     }
 
     [Fact]
+    public void Resized_batches_match_numpy_and_the_cache_reads_the_shards_once()
+    {
+        using var dir = Paths.NewTempDir();
+        var samples = SampleFactory.Many(5, 10, width: 10, height: 7, targets: 3).Select((s, i) => s with { StartFrame = i * 10 }).ToList();
+        var manifest = MakeDataset(dir.Path, samples);
+        // 10x7 → 4x3: windows of uneven width that overlap, as adaptive_avg_pool2d takes them.
+        LoaderOptions Options(long cache) => new()
+        {
+            BatchSize = 2, Split = null, Seed = 9, FlipProbability = 0.5, FrameSize = [4, 3], TargetFrames = true, CacheBytes = cache,
+        };
+        var uncached = SampleLoader.Open(manifest, Options(0));
+        var cached = SampleLoader.Open(manifest, Options(1 << 20));
+        var epochs = Enumerable.Range(0, 3).Select(e => (Plain: uncached.Epoch(e).ToList(), Cached: cached.Epoch(e).ToList())).ToList();
+        foreach (var (plain, fromCache) in epochs)
+        {
+            Assert.Equal(plain.Count, fromCache.Count);
+            for (var b = 0; b < plain.Count; b++)
+            {
+                Assert.Equal(plain[b].StartFrames, fromCache[b].StartFrames);
+                Assert.Equal(plain[b].Flipped, fromCache[b].Flipped);
+                Assert.Equal(plain[b].TargetOffsets, fromCache[b].TargetOffsets);
+                Assert.Equal(plain[b].Volumes, fromCache[b].Volumes);
+                Assert.Equal(plain[b].Images, fromCache[b].Images);
+                Assert.Equal(plain[b].Targets, fromCache[b].Targets);
+            }
+        }
+        // Every sample is in memory now: with the shards gone, the cached loader still serves an epoch.
+        foreach (var shard in ManifestFile.Read(manifest).Shards)
+            File.Delete(ManifestFile.ShardPath(manifest, shard));
+        Assert.Equal(epochs[0].Cached.Sum(b => b.Size), cached.Epoch(3).Sum(b => b.Size));
+        Assert.ThrowsAny<Exception>(() => uncached.Epoch(3).ToList());
+
+        // numpy's area resize of the raw volume, displacements scaled to the new pixels, then normalized and mirrored.
+        var byFrame = samples.ToDictionary(s => s.StartFrame);
+        var batch = epochs[1].Plain.First(b => b.Flipped.Any(f => f));
+        using var tmp = Paths.NewTempDir();
+        var stem = Path.Combine(tmp.Path, "b");
+        File.WriteAllBytes(stem + ".raw", MemoryMarshal.AsBytes(batch.StartFrames.SelectMany(f => byFrame[f].SpectralVolume).ToArray().AsSpan()).ToArray());
+        File.WriteAllBytes(stem + ".rgb", batch.StartFrames.SelectMany(f => byFrame[f].Image).ToArray());
+        File.WriteAllBytes(stem + ".scales", MemoryMarshal.AsBytes(Scales.AsSpan()).ToArray());
+        File.WriteAllBytes(stem + ".flip", batch.Flipped.Select(f => (byte)(f ? 1 : 0)).ToArray());
+        const string script = """
+            import sys, numpy as np
+            stem = sys.argv[1]
+            H, W, h, w = 7, 10, 3, 4
+            flip = np.fromfile(stem + '.flip', dtype=np.uint8).astype(bool)
+            b = flip.size
+            def area(a):
+                out = np.zeros(a.shape[:-2] + (h, w), dtype=np.float64)
+                for i in range(h):
+                    y0, y1 = (i * H) // h, -(-((i + 1) * H) // h)
+                    for j in range(w):
+                        x0, x1 = (j * W) // w, -(-((j + 1) * W) // w)
+                        out[..., i, j] = a[..., y0:y1, x0:x1].astype(np.float64).mean(axis=(-2, -1))
+                return out.astype(np.float32)
+            vol = area(np.fromfile(stem + '.raw', dtype='<f2').astype(np.float32).reshape(b, 16, 4, H, W))
+            vol[:, :, 0:2] *= w / W
+            vol[:, :, 2:4] *= h / H
+            img = area(np.fromfile(stem + '.rgb', dtype=np.uint8).reshape(b, H, W, 3).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1)
+            vol[flip] = vol[flip][..., ::-1]
+            vol[flip, :, 0:2] *= -1
+            img[flip] = img[flip][..., ::-1]
+            s = np.fromfile(stem + '.scales', dtype='<f4').reshape(1, 16, 1, 1, 1)
+            (np.sign(vol) * np.sqrt(np.abs(vol) / s)).astype('<f4').tofile(stem + '.vol_expected')
+            img.astype('<f4').tofile(stem + '.img_expected')
+            """;
+        Programs.RunPython(script, [stem]);
+        var expectedVolume = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(stem + ".vol_expected")).ToArray();
+        var expectedImage = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(stem + ".img_expected")).ToArray();
+        Assert.Equal(batch.Size * 16 * 4 * 3 * 4, batch.Volumes.Length);
+        for (var i = 0; i < expectedVolume.Length; i++)
+            Assert.True(Math.Abs(expectedVolume[i] - batch.Volumes[i]) <= 1e-5f * Math.Max(1, Math.Abs(expectedVolume[i])), $"volume [{i}]: {batch.Volumes[i]} vs numpy {expectedVolume[i]}");
+        for (var i = 0; i < expectedImage.Length; i++)
+            Assert.True(Math.Abs(expectedImage[i] - batch.Images[i]) <= 1e-5f, $"image [{i}]: {batch.Images[i]} vs numpy {expectedImage[i]}");
+    }
+
+    [Fact]
     public void Stopping_early_ends_the_prefetch_thread_and_errors_surface()
     {
         using var dir = Paths.NewTempDir();

@@ -1,31 +1,44 @@
+using GidCluster.Dataprep.Shards;
 using GidCluster.Training.Trainer;
 
 namespace GidCluster.Torch.Tests;
 
 /// <summary>
-/// Resizing a spectral volume keeps displacements in pixels of the new size: raw coefficients scale with the size
-/// ratio, normalized ones (sign·√(|S|/s)) with its square root — so normalizing and then resizing (what the trainer does)
-/// equals resizing the raw volume and then normalizing, checked on constant fields where pooling changes nothing.
+/// Resizing keeps displacements in pixels of the new size, and the loader's resize of training samples
+/// (<see cref="AreaResize"/>) takes the same windows as libtorch's <c>adaptive_avg_pool2d</c>, which inference uses.
 /// </summary>
 public sealed class ResizeVolumesTests
 {
     [Fact]
-    public void Normalized_and_raw_volumes_keep_pixel_units_when_resized()
+    public void Raw_volumes_keep_pixel_units_when_resized()
     {
         using var scope = torch.NewDisposeScope();
-        const double scale = 3.0;
         // One constant per (bin, channel): Re/Im x, Re/Im y of both signs.
         var values = torch.tensor(new float[] { 2.5f, -1.0f, 0.4f, -6.0f }).reshape(1, 1, 4, 1, 1).expand(1, 2, 4, 40, 64).contiguous();
-        static Tensor Normalize(Tensor v) => v.sign() * (v.abs() / scale).sqrt();
         var ratio = torch.tensor(new float[] { 0.25f, 0.25f, 0.2f, 0.2f }).reshape(1, 1, 4, 1, 1); // 64→16 wide, 40→8 high
-
-        var raw = Trainer.ResizeVolumes(values, 16, 8, normalized: false);
+        var raw = Trainer.ResizeVolumes(values, 16, 8);
         Assert.Equal([1L, 2, 4, 8, 16], raw.shape);
         Assert.True(raw.allclose(values[.., .., .., ..8, ..16] * ratio, rtol: 1e-6, atol: 1e-7), "raw coefficients must scale with the size ratio");
+    }
 
-        var normalized = Trainer.ResizeVolumes(Normalize(values), 16, 8, normalized: true);
-        var expected = Normalize(values[.., .., .., ..8, ..16] * ratio);
-        Assert.True(normalized.allclose(expected, rtol: 1e-5, atol: 1e-7),
-            $"normalized coefficients must scale with the ratio's square root: got {normalized[0, 0, .., 0, 0].str()}, expected {expected[0, 0, .., 0, 0].str()}");
+    [Theory]
+    [InlineData(40, 64, 8, 16)]
+    [InlineData(7, 10, 3, 4)]
+    [InlineData(160, 256, 32, 64)]
+    [InlineData(5, 6, 5, 4)]
+    public void Area_resize_takes_the_windows_of_adaptive_avg_pool2d(int height, int width, int outHeight, int outWidth)
+    {
+        using var scope = torch.NewDisposeScope();
+        var source = torch.randn([3, height, width], generator: new torch.Generator(7));
+        var expected = torch.nn.functional.adaptive_avg_pool2d(source.unsqueeze(0), [outHeight, outWidth])[0].contiguous().data<float>().ToArray();
+        var ours = AreaResize.Planes(source.contiguous().data<float>().ToArray(), 3, height, width, outHeight, outWidth);
+        Assert.Equal(expected.Length, ours.Length);
+        for (var i = 0; i < ours.Length; i++)
+            Assert.True(Math.Abs(expected[i] - ours[i]) <= 1e-5f, $"[{i}]: {ours[i]} vs libtorch {expected[i]}");
+        // The windows mirror onto themselves: resizing a mirrored plane gives the mirrored result.
+        var mirrored = AreaResize.Planes(source.flip(2).contiguous().data<float>().ToArray(), 3, height, width, outHeight, outWidth);
+        var back = torch.tensor(mirrored, [3, outHeight, outWidth]).flip(2).contiguous().data<float>().ToArray();
+        for (var i = 0; i < ours.Length; i++)
+            Assert.True(Math.Abs(back[i] - ours[i]) <= 1e-5f, $"mirrored [{i}]");
     }
 }

@@ -71,6 +71,8 @@ public sealed class Trainer : IDisposable
             Normalize = spec.Stage != "renderer",
             ImageRange = spec.Stage == "renderer" ? ImageRange.ZeroToOne : ImageRange.MinusOneToOne,
             TargetFrames = spec.Stage == "renderer",
+            FrameSize = spec.FrameSize,
+            CacheBytes = spec.CacheMegabytes * (1L << 20),
         })).ToList();
         if (_loaders[0].BatchesPerEpoch == 0)
             throw new ArgumentException($"dataset {spec.Dataset} has {_loaders[0].TotalSamples} training samples: too few for {shards} shard(s) × batch {spec.BatchSize}");
@@ -132,7 +134,7 @@ public sealed class Trainer : IDisposable
                     {
                         using var scope = NewDisposeScope();
                         if (!streams[s].MoveNext()) throw new InvalidOperationException("the data stream ended"); // Stream is endless
-                        var batch = Resize(streams[s].Current.ToTrainingBatch());
+                        var batch = streams[s].Current.ToTrainingBatch();
                         using var generator = new Generator(DrawSeed(spec.Seed, Position, a, _firstShard + s));
                         var loss = _loss(batch, generator);
                         (loss / microBatches).backward();
@@ -180,7 +182,7 @@ public sealed class Trainer : IDisposable
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var batch = Resize(_loaders[s].Epoch(0).First().ToTrainingBatch());
+            var batch = _loaders[s].Epoch(0).First().ToTrainingBatch();
             using var generator = new Generator(DrawSeed(_spec.Seed, -1, 0, _firstShard + s));
             total += _loss(batch, generator).item<float>();
         }
@@ -259,33 +261,16 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Frames and volumes area-resized to <see cref="TrainSpec.FrameSize"/>; displacements stay in pixels of the new size
-    /// (<see cref="ResizeVolumes"/>; every stage but the renderer gets normalized volumes from the loader).
+    /// Raw volumes <c>[B, K, 4, H, W]</c> area-resized to <paramref name="width"/>×<paramref name="height"/>, with the
+    /// displacements (Re/Im x, Re/Im y) scaled by the size ratio so they stay in pixels of the new size: the tensor
+    /// form of what <see cref="LoaderOptions.FrameSize"/> does to training samples, for volumes made at inference.
     /// </summary>
-    private TrainingBatch Resize(TrainingBatch batch)
-    {
-        if (_spec.FrameSize is not [var w, var h]) return batch;
-        if (batch.Volumes.shape[3] == h && batch.Volumes.shape[4] == w) return batch;
-        return batch with
-        {
-            Images = nn.functional.adaptive_avg_pool2d(batch.Images, [h, w]),
-            Volumes = ResizeVolumes(batch.Volumes, w, h, normalized: _spec.Stage != "renderer"),
-            Targets = batch.Targets is null ? null : nn.functional.adaptive_avg_pool2d(batch.Targets, [h, w]),
-        };
-    }
-
-    /// <summary>
-    /// Volumes <c>[B, K, 4, H, W]</c> area-resized to <paramref name="width"/>×<paramref name="height"/>, with the
-    /// displacements (Re/Im x, Re/Im y) rescaled so they stay in pixels of the new size: by the size ratio c for raw
-    /// coefficients, by √c for normalized ones (S' = sign(S)·√(|S|/s_k), so scaling S by c scales S' by √c).
-    /// </summary>
-    public static Tensor ResizeVolumes(Tensor volumes, int width, int height, bool normalized)
+    public static Tensor ResizeVolumes(Tensor volumes, int width, int height)
     {
         using var scope = NewDisposeScope();
         var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
         var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [height, width]).reshape(b, k, c, height, width);
         var (sx, sy) = ((double)width / ow, (double)height / oh);
-        if (normalized) (sx, sy) = (Math.Sqrt(sx), Math.Sqrt(sy));
         var scale = tensor(new[] { (float)sx, (float)sx, (float)sy, (float)sy }).reshape(1, 1, 4, 1, 1);
         return (flat * scale).MoveToOuterDisposeScope();
     }
