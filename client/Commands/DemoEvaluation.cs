@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using GidCluster.Dataprep.Manifest;
-using GidCluster.Dataprep.Samples;
 using GidCluster.Dataprep.Shards;
 using GidCluster.Dataprep.Synthetic;
 using GidCluster.Inference;
@@ -133,7 +131,12 @@ internal static class DemoEvaluation
         var d = bundle.Description;
         SampleLoader Loader(string? split) => SampleLoader.Open(manifestPath, new LoaderOptions
         {
-            BatchSize = 1, Split = split, Shuffle = false, FlipProbability = 0, DropLast = false, FrameSize = [d.Width, d.Height],
+            BatchSize = 1,
+            Split = split,
+            Shuffle = false,
+            FlipProbability = 0,
+            DropLast = false,
+            FrameSize = [d.Width, d.Height],
         });
         var loader = Loader("test");
         if (loader.TotalSamples == 0)

@@ -123,7 +123,13 @@ public class LoaderTests
         // 10x7 → 4x3: windows of uneven width that overlap, as adaptive_avg_pool2d takes them.
         LoaderOptions Options(long cache) => new()
         {
-            BatchSize = 2, Split = null, Seed = 9, FlipProbability = 0.5, FrameSize = [4, 3], TargetFrames = true, CacheBytes = cache,
+            BatchSize = 2,
+            Split = null,
+            Seed = 9,
+            FlipProbability = 0.5,
+            FrameSize = [4, 3],
+            TargetFrames = true,
+            CacheBytes = cache,
         };
         var uncached = SampleLoader.Open(manifest, Options(0));
         var cached = SampleLoader.Open(manifest, Options(1 << 20));
