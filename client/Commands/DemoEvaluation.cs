@@ -6,7 +6,6 @@ using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
 using GidCluster.Training.Data;
 using GidCluster.Training.Models;
-using GidCluster.Training.Trainer;
 using static TorchSharp.torch;
 
 namespace GidCluster.Client.Commands;
@@ -164,8 +163,8 @@ internal static class DemoEvaluation
     /// <summary>A predicted raw volume <c>[K, 4, h, w]</c> at the scene's size, in its pixels, as fp16 (ObjectSpectra's input).</summary>
     private static Half[] AtSceneSize(Tensor volume, int width, int height)
     {
-        using var scope = NewDisposeScope();
-        return Trainer.ResizeVolumes(volume.unsqueeze(0), width, height)[0].contiguous().data<float>().Select(v => (Half)v).ToArray();
+        var (h, w) = ((int)volume.shape[2], (int)volume.shape[3]);
+        return AreaResize.Volume(volume.contiguous().data<float>().ToArray(), h, w, height, width).Select(v => (Half)v).ToArray();
     }
 
     /// <summary>PSNR of the animation's frames against the scene's true frames at the same times (model size), and of the still picture.</summary>

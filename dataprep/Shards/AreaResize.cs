@@ -2,8 +2,8 @@ namespace GidCluster.Dataprep.Shards;
 
 /// <summary>
 /// Area resizing of CHW float planes with the windows of PyTorch's <c>adaptive_avg_pool2d</c> (output cell i averages
-/// input cells ⌊i·in/out⌋ … ⌈(i+1)·in/out⌉ − 1 on each axis), so the loader's resize matches what inference does
-/// with tensors. The windows mirror onto themselves, so resizing commutes with a horizontal flip.
+/// input cells ⌊i·in/out⌋ … ⌈(i+1)·in/out⌉ − 1 on each axis), so the loader's resize of training samples and the
+/// demo's of predicted volumes match libtorch's (up or down). The windows mirror onto themselves, so resizing commutes with a horizontal flip.
 /// </summary>
 public static class AreaResize
 {
@@ -44,6 +44,29 @@ public static class AreaResize
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A raw spectral volume <c>[K, 4, H, W]</c> (Re x, Im x, Re y, Im y per bin) at the output size, its displacements
+    /// scaled by the size ratio (x by the widths', y by the heights') so they stay in pixels of the new size.
+    /// </summary>
+    public static float[] Volume(float[] raw, int height, int width, int outHeight, int outWidth)
+    {
+        var planes = raw.Length / (height * width);
+        if (planes % 4 != 0 || planes * height * width != raw.Length)
+            throw new ArgumentException($"{raw.Length} values are not a [K, 4, {height}, {width}] volume", nameof(raw));
+        var volume = Planes(raw, planes, height, width, outHeight, outWidth);
+        if (outHeight == height && outWidth == width)
+            return volume;
+        var (sx, sy) = ((float)outWidth / width, (float)outHeight / height);
+        var plane = outHeight * outWidth;
+        for (var p = 0; p < planes; p++)
+        {
+            var factor = p % 4 < 2 ? sx : sy;
+            foreach (ref var v in volume.AsSpan(p * plane, plane))
+                v *= factor;
+        }
+        return volume;
     }
 
     private static (int Start, int End)[] Windows(int size, int outSize) =>

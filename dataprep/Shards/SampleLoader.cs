@@ -97,7 +97,7 @@ public sealed class SampleLoader
 
     /// <summary>
     /// One sample as batches take it, before mirroring: CHW image, <c>[16, 4, H, W]</c> volume, every target frame (CHW,
-    /// when asked for). Kept per (shard, row group, row) while the cache has room; the producer thread alone touches it.
+    /// when asked for). Kept per (shard, row group, row) while the cache has room.
     /// </summary>
     private sealed record Prepared(string VideoId, int StartFrame, int Height, int Width, float[] Image, float[] Volume, float[][]? Targets, int[] TargetOffsets)
     {
@@ -265,7 +265,7 @@ public sealed class SampleLoader
                 var loaded = new Dictionary<(int, int), IReadOnlyList<Sample>>();
                 foreach (var (shard, group, row) in window)
                 {
-                    if (loaded.ContainsKey((shard, group)) || _cache.ContainsKey((shard, group, row)))
+                    if (loaded.ContainsKey((shard, group)) || Cached((shard, group, row)) is not null)
                         continue;
                     if (!readers.TryGetValue(shard, out var reader))
                         readers[shard] = reader = OpenVerified(shard);
@@ -277,14 +277,11 @@ public sealed class SampleLoader
                 {
                     var flip = _options.FlipProbability > 0
                         && new SplitMix64(Mix(_options.Seed, (ulong)epoch, 0x464C_4950UL ^ ((ulong)_options.Rank << 40) ^ (ulong)index)).NextDouble() < _options.FlipProbability;
-                    if (!_cache.TryGetValue((shard, group, row), out var sample))
+                    var sample = Cached((shard, group, row));
+                    if (sample is null)
                     {
                         sample = Prepare(loaded[(shard, group)][row]);
-                        if (_cachedBytes + sample.Bytes <= _options.CacheBytes)
-                        {
-                            _cache[(shard, group, row)] = sample;
-                            _cachedBytes += sample.Bytes;
-                        }
+                        Keep((shard, group, row), sample);
                     }
                     var target = -1;
                     if (_options.TargetFrames)
@@ -406,6 +403,22 @@ public sealed class SampleLoader
         }
     }
 
+    /// <summary>The prepared sample if the cache holds it (epochs enumerated at once share the cache, hence the lock).</summary>
+    private Prepared? Cached((int, int, int) key)
+    {
+        lock (_cache)
+            return _cache.GetValueOrDefault(key);
+    }
+
+    private void Keep((int, int, int) key, Prepared sample)
+    {
+        lock (_cache)
+        {
+            if (_cachedBytes + sample.Bytes <= _options.CacheBytes && _cache.TryAdd(key, sample))
+                _cachedBytes += sample.Bytes;
+        }
+    }
+
     /// <summary>
     /// Decodes one sample for batching: HWC RGB8 → CHW floats (range per <see cref="LoaderOptions.ImageRange"/>), fp16
     /// volume → floats, both area-resized to <see cref="LoaderOptions.FrameSize"/> (displacements scaled to the new
@@ -430,22 +443,7 @@ public sealed class SampleLoader
         var raw = new float[s.SpectralVolume.Length];
         for (var i = 0; i < raw.Length; i++)
             raw[i] = (float)s.SpectralVolume[i];
-        var volume = AreaResize.Planes(raw, SpectralNormalization.Bins * 4, s.Height, s.Width, h, w);
-        if (w != s.Width || h != s.Height)
-        {
-            // Displacements in pixels of the new size: x by the width ratio, y by the height ratio.
-            var (sx, sy) = ((float)w / s.Width, (float)h / s.Height);
-            var plane = w * h;
-            for (var k = 0; k < SpectralNormalization.Bins; k++)
-            {
-                for (var c = 0; c < 4; c++)
-                {
-                    var factor = c < 2 ? sx : sy;
-                    foreach (ref var v in volume.AsSpan((k * 4 + c) * plane, plane))
-                        v *= factor;
-                }
-            }
-        }
+        var volume = AreaResize.Volume(raw, s.Height, s.Width, h, w);
         if (_scales != null)
             SpectralNormalization.Normalize(volume, volume, _scales);
         var targets = _options.TargetFrames

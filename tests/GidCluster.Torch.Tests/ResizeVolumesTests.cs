@@ -1,24 +1,27 @@
 using GidCluster.Dataprep.Shards;
-using GidCluster.Training.Trainer;
 
 namespace GidCluster.Torch.Tests;
 
 /// <summary>
-/// Resizing keeps displacements in pixels of the new size, and the loader's resize of training samples
-/// (<see cref="AreaResize"/>) takes the same windows as libtorch's <c>adaptive_avg_pool2d</c>, which inference uses.
+/// Resizing keeps displacements in pixels of the new size, and <see cref="AreaResize"/> (the loader's resize of training
+/// samples, the demo's of predicted volumes, down and up) takes the same windows as libtorch's <c>adaptive_avg_pool2d</c>.
 /// </summary>
 public sealed class ResizeVolumesTests
 {
     [Fact]
     public void Raw_volumes_keep_pixel_units_when_resized()
     {
-        using var scope = torch.NewDisposeScope();
-        // One constant per (bin, channel): Re/Im x, Re/Im y of both signs.
-        var values = torch.tensor(new float[] { 2.5f, -1.0f, 0.4f, -6.0f }).reshape(1, 1, 4, 1, 1).expand(1, 2, 4, 40, 64).contiguous();
-        var ratio = torch.tensor(new float[] { 0.25f, 0.25f, 0.2f, 0.2f }).reshape(1, 1, 4, 1, 1); // 64→16 wide, 40→8 high
-        var raw = Trainer.ResizeVolumes(values, 16, 8);
-        Assert.Equal([1L, 2, 4, 8, 16], raw.shape);
-        Assert.True(raw.allclose(values[.., .., .., ..8, ..16] * ratio, rtol: 1e-6, atol: 1e-7), "raw coefficients must scale with the size ratio");
+        // One constant per (bin, channel): Re/Im x, Re/Im y of both signs, 2 bins of 40×64.
+        float[] perChannel = [2.5f, -1.0f, 0.4f, -6.0f];
+        var values = Enumerable.Range(0, 2 * 4).SelectMany(p => Enumerable.Repeat(perChannel[p % 4], 40 * 64)).ToArray();
+        float[] ratio = [0.25f, 0.25f, 0.2f, 0.2f]; // 64→16 wide, 40→8 high
+        var raw = AreaResize.Volume(values, 40, 64, 8, 16);
+        Assert.Equal(2 * 4 * 8 * 16, raw.Length);
+        for (var i = 0; i < raw.Length; i++)
+        {
+            var expected = perChannel[i / (8 * 16) % 4] * ratio[i / (8 * 16) % 4];
+            Assert.True(Math.Abs(raw[i] - expected) <= 1e-6f * Math.Abs(expected), $"raw coefficients must scale with the size ratio: [{i}] {raw[i]} vs {expected}");
+        }
     }
 
     [Theory]
@@ -26,6 +29,7 @@ public sealed class ResizeVolumesTests
     [InlineData(7, 10, 3, 4)]
     [InlineData(160, 256, 32, 64)]
     [InlineData(5, 6, 5, 4)]
+    [InlineData(8, 16, 40, 64)]
     public void Area_resize_takes_the_windows_of_adaptive_avg_pool2d(int height, int width, int outHeight, int outWidth)
     {
         using var scope = torch.NewDisposeScope();

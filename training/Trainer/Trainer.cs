@@ -260,21 +260,6 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>
-    /// Raw volumes <c>[B, K, 4, H, W]</c> area-resized to <paramref name="width"/>×<paramref name="height"/>, with the
-    /// displacements (Re/Im x, Re/Im y) scaled by the size ratio so they stay in pixels of the new size: the tensor
-    /// form of what <see cref="LoaderOptions.FrameSize"/> does to training samples, for volumes made at inference.
-    /// </summary>
-    public static Tensor ResizeVolumes(Tensor volumes, int width, int height)
-    {
-        using var scope = NewDisposeScope();
-        var (b, k, c, oh, ow) = (volumes.shape[0], volumes.shape[1], volumes.shape[2], volumes.shape[3], volumes.shape[4]);
-        var flat = nn.functional.adaptive_avg_pool2d(volumes.reshape(b, k * c, oh, ow), [height, width]).reshape(b, k, c, height, width);
-        var (sx, sy) = ((double)width / ow, (double)height / oh);
-        var scale = tensor(new[] { (float)sx, (float)sx, (float)sy, (float)sy }).reshape(1, 1, 4, 1, 1);
-        return (flat * scale).MoveToOuterDisposeScope();
-    }
-
     /// <summary>The override key naming the VGG-16 weights file of the renderer's perceptual loss (not a model setting).</summary>
     public const string VggOverride = "renderer.vgg";
 
