@@ -183,7 +183,7 @@ public class DistributedTests
     }
 }
 
-/// <summary>10,000 training iterations in dispose scopes, after 2,000 of warm-up (JIT tiering, allocator pools), must not grow the process (own process, so other tests do not disturb RSS).</summary>
+/// <summary>10,000 training iterations in dispose scopes, after 2,000 of warm-up (JIT tiering, allocator pools; longer until the Scalar quarantine frees), must not grow the process (own process, so other tests do not disturb RSS).</summary>
 public class MemoryTests
 {
     [Fact]

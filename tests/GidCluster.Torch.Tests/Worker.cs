@@ -201,22 +201,22 @@ public static class Worker
         using var net = new SmallNet();
         using var opt = torch.optim.AdamW(net.parameters(), lr: 1e-3);
         var (x, y) = DdpData(4);
-        long afterWarmup = 0;
-        for (var i = 0; i < iterations; i++)
+        void Step()
         {
-            using (var scope = torch.NewDisposeScope())
-            {
-                opt.zero_grad();
-                F.mse_loss(net.call(x), y).backward();
-                opt.step();
-            }
-            if (i + 1 == warmup)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                afterWarmup = Rss();
-            }
+            using var scope = torch.NewDisposeScope();
+            opt.zero_grad();
+            F.mse_loss(net.call(x), y).backward();
+            opt.step();
         }
+        // Warm-up lasts until the Scalar quarantine frees as fast as it holds (its first grace period has passed), so the
+        // measured steps start from its steady state: it holds the Scalars of the last grace period by design.
+        for (var i = 0; i < warmup || (ScalarQuarantine.Installed && ScalarQuarantine.Stats().Freed == 0); i++)
+            Step();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var afterWarmup = Rss();
+        for (var i = warmup; i < iterations; i++)
+            Step();
         GC.Collect();
         GC.WaitForPendingFinalizers();
         Console.WriteLine($"RSS_WARM {afterWarmup} RSS_END {Rss()}");
