@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
@@ -255,7 +254,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         var details = await grain.GetDetails() ?? throw new ArgumentException($"--from: no training run '{source}'");
         if (details.Launch?.Stage != stage)
             throw new ArgumentException($"--from {source}: a {request.Stage} run builds on a {stage} run, not a {details.Launch?.Stage ?? "unlaunched"} one");
-        var name = CheckpointName(stage);
+        var name = TrainSpec.CheckpointFile(stage);
         var checkpoints = await grain.ListCheckpoints();
         return checkpoints.LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/" + name, StringComparison.Ordinal))
             ?? throw new ArgumentException($"--from {source}: the run has no {name} checkpoint yet");
@@ -271,28 +270,28 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         return target;
     }
 
-    /// <summary>The spec every rank reads (keys of <c>GidCluster.Training.Trainer.TrainSpec</c>).</summary>
+    /// <summary>The spec every rank reads.</summary>
     private string WriteSpec(string dir, string dataset, string output, string? vae, string? stage1, string? resume)
     {
-        var spec = new JsonObject
+        var spec = new TrainSpec
         {
-            ["stage"] = request.Stage,
-            ["dataset"] = dataset,
-            ["output"] = output,
-            ["config"] = request.Config,
-            ["overrides"] = new JsonArray(request.Overrides.Select(o => (JsonNode)JsonValue.Create(o)).ToArray()),
-            ["batch_size"] = request.BatchSize,
-            ["steps"] = request.Steps,
-            ["warmup_steps"] = Math.Min(5, request.Steps - 1),
-            ["checkpoint_every"] = request.CheckpointEvery,
-            ["seed"] = request.Seed,
-            ["vae_checkpoint"] = vae,
-            ["stage1_checkpoint"] = stage1,
-            ["resume"] = resume,
+            Stage = request.Stage,
+            Dataset = dataset,
+            Output = output,
+            Config = request.Config,
+            Overrides = [.. request.Overrides],
+            BatchSize = request.BatchSize,
+            Steps = request.Steps,
+            WarmupSteps = Math.Min(5, request.Steps - 1),
+            CheckpointEvery = request.CheckpointEvery,
+            Seed = request.Seed,
+            VaeCheckpoint = vae,
+            Stage1Checkpoint = stage1,
+            Resume = resume,
+            FrameSize = request.FrameSize is { Count: 2 } size ? [size[0], size[1]] : null,
         };
-        if (request.FrameSize is { Count: 2 } size) spec["frame_size"] = new JsonArray(size[0], size[1]);
         var path = Path.Combine(dir, "spec.json");
-        File.WriteAllText(path, spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(path, spec.ToJson());
         return path;
     }
 
@@ -300,18 +299,10 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     private string? LatestCheckpoint(string output)
     {
         if (!Directory.Exists(output)) return null;
-        var name = CheckpointName(request.Stage);
+        var name = TrainSpec.CheckpointFile(request.Stage);
         return Directory.GetDirectories(output, "step-*").Order(StringComparer.Ordinal)
             .Select(d => Path.Combine(d, name)).LastOrDefault(File.Exists);
     }
-
-    /// <summary>A stage's checkpoint file in the model-folder layout (as <c>TrainSpec.CheckpointFile</c>; this assembly has no TorchSharp).</summary>
-    private static string CheckpointName(string stage) => stage switch
-    {
-        "vae" => "vae.pt",
-        "renderer" => "renderer.pt",
-        _ => "ldm.pt",
-    };
 
     /// <summary>The <c>gid</c> client beside this silo's assembly: the rank processes are <c>gid train rank</c>.</summary>
     private static string GidAssembly()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using GidCluster.Contracts;
 using GidCluster.Training.Checkpoints;
 using GidCluster.Training.Models;
 using GidCluster.Training.Trainer;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using GidCluster.Contracts;
 using GidCluster.Training.Distributed;
 
 namespace GidCluster.Training.Trainer;

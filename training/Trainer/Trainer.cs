@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using GidCluster.Contracts;
 using GidCluster.Dataprep.Manifest;
 using GidCluster.Dataprep.Shards;
 using GidCluster.Training.Checkpoints;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace GidCluster.Training.Trainer;
+namespace GidCluster.Contracts;
 
 /// <summary>
 /// Everything one rank process needs to train, as a JSON file every rank of a run reads (the launcher writes it;
