@@ -19,9 +19,9 @@ public sealed record AnimateOptions(
     bool Loop = false,
     int Steps = 250,
     double Guidance = 1.75,
-    double LoopWeight = 200,
-    int LoopSteps = 500,
-    int LoopRecurrence = 2,
+    double LoopWeight = LoopOptions.DefaultWeight,
+    int LoopSteps = LoopOptions.DefaultSteps,
+    int LoopRecurrence = LoopOptions.DefaultRecurrence,
     int RenderBatch = 8)
 {
     public void Validate()

@@ -2,6 +2,7 @@ using System.CommandLine;
 using GidCluster.Inference;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
+using GidCluster.Inference.Sampling;
 using Spectre.Console;
 
 namespace GidCluster.Client.Commands;
@@ -27,8 +28,8 @@ public static class AnimateCommand
         var seed = new Option<long>("--seed") { Description = "Sampling seed: the same seed gives the same motion.", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "DDIM steps (500 with --loop unless given).", DefaultValueFactory = _ => 250 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance weight w.", DefaultValueFactory = _ => 1.75 };
-        var loopWeight = new Option<double>("--loop-weight") { Description = "Self-guidance weight u for --loop.", DefaultValueFactory = _ => 200 };
-        var recurrence = new Option<int>("--recurrence") { Description = "Self-recurrence iterations per step for --loop.", DefaultValueFactory = _ => 2 };
+        var loopWeight = new Option<double>("--loop-weight") { Description = "Self-guidance weight u for --loop.", DefaultValueFactory = _ => LoopOptions.DefaultWeight };
+        var recurrence = new Option<int>("--recurrence") { Description = "Self-recurrence iterations per step for --loop (the paper's 2 measured worse here; see README).", DefaultValueFactory = _ => LoopOptions.DefaultRecurrence };
         var format = new Option<string>("--format") { Description = "Video format when --out is a folder: mp4 or gif.", DefaultValueFactory = _ => "mp4" };
         var scanline = new Option<int?>("--scanline") { Description = "Row of the X-t slice (default: the middle row)." };
         var command = new Command("animate", "Animate still pictures with a trained model: MP4/GIF, X-t slice, spectral-volume image.")
@@ -42,7 +43,7 @@ public static class AnimateCommand
             var stepsGiven = parse.GetResult(steps) is { Implicit: false };
             var options = new AnimateOptions(parse.GetValue(seconds), parse.GetValue(slowmo), parse.GetValue(magnify), parse.GetValue(seed), parse.GetValue(loop),
                 parse.GetValue(steps), parse.GetValue(guidance), parse.GetValue(loopWeight),
-                stepsGiven ? parse.GetValue(steps) : 500, parse.GetValue(recurrence));
+                stepsGiven ? parse.GetValue(steps) : LoopOptions.DefaultSteps, parse.GetValue(recurrence));
             options.Validate();
             var fmt = parse.GetValue(format)!.ToLowerInvariant();
             if (fmt is not ("mp4" or "gif")) throw new ArgumentException($"--format {fmt}: must be mp4 or gif");

@@ -19,7 +19,7 @@ public sealed record DdimOptions(int Steps = 250, double Eta = 0)
 /// follows it, not back through the U-Net), repeated <see cref="Recurrence"/> times per step with the result
 /// noised back to the step's level in between (self-recurrence).
 /// </summary>
-public sealed record SelfGuidance(Func<Tensor, Tensor> Loss, double Weight = 200, int Recurrence = 2)
+public sealed record SelfGuidance(Func<Tensor, Tensor> Loss, double Weight = 200, int Recurrence = 1)
 {
     public void Validate()
     {

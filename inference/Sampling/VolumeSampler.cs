@@ -5,8 +5,18 @@ using static TorchSharp.torch;
 
 namespace GidCluster.Inference.Sampling;
 
-/// <summary>Seamless looping by motion self-guidance (paper Eq. 5): loop length in frames, weight u, self-recurrence.</summary>
-public sealed record LoopOptions(int Frames, double Weight = 200, int Recurrence = 2, int Steps = 500);
+/// <summary>
+/// Seamless looping by motion self-guidance (paper Eq. 5): loop length in frames, weight u, self-recurrence, DDIM steps.
+/// Recurrence defaults to 1 (no re-noising), not the paper's 2: on the demo's trained model (<c>gid bench loop</c>,
+/// u = 200, 500 steps) the median guided/unguided L_g was 0.090 with 1 iteration, 0.147 with 2 and 0.404 with 4, since
+/// each re-noising adds detail that the guidance of the remaining steps does not take out again.
+/// </summary>
+public sealed record LoopOptions(int Frames, double Weight = LoopOptions.DefaultWeight, int Recurrence = LoopOptions.DefaultRecurrence, int Steps = LoopOptions.DefaultSteps)
+{
+    public const double DefaultWeight = 200;
+    public const int DefaultRecurrence = 1;
+    public const int DefaultSteps = 500;
+}
 
 /// <summary>What to sample: DDIM steps, classifier-free guidance weight w, seed, and optionally a seamless loop.</summary>
 public sealed record VolumeSampling(int Steps = 250, double Guidance = 1.75, long Seed = 0, LoopOptions? Loop = null)

@@ -55,6 +55,21 @@ public sealed class AnimateCommandTests : IClassFixture<AnimateCommandTests.Inpu
             Assert.Equal(14, CountFrames(Path.Combine(output, name + ".gif"))); // a loop of T = 15 shows τ = 1 … 14
     }
 
+    [Fact]
+    public void Bench_loop_compares_guided_with_unguided_loop_error_on_the_same_seeds()
+    {
+        var r = Programs.Gid("bench", "loop", "--model", _in.Model, "--pictures", _in.Pictures, "--count", "1", "--steps", "2", "--seconds", "0.5");
+        Assert.True(r.ExitCode == 0, r.Combined);
+        Assert.Matches(@"a\.png: L_g unguided [0-9.e+-]+, guided [0-9.e+-]+, ratio [0-9.]+", r.Stdout);
+        var bench = r.Stdout.Split('\n').Single(l => l.StartsWith("BENCH ", StringComparison.Ordinal));
+        Assert.Contains("\"name\":\"loop_error\"", bench);
+        Assert.Contains("\"frames\":\"15\"", bench);
+        var missing = Programs.Gid("bench", "loop", "--demo", Path.Combine(_in.Dir.Path, "nope"));
+        Assert.True(missing.ExitCode == 2, missing.Combined);
+        Assert.Contains($"{Path.Combine(_in.Dir.Path, "nope", "model")}: no trained model here", missing.Stderr);
+        Assert.DoesNotContain("   at ", missing.Stderr);
+    }
+
     [Theory]
     [InlineData("missing", "image {d}/nope.png does not exist")]
     [InlineData("unreadable", "image {d}/text.png could not be read")]
