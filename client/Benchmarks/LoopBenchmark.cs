@@ -1,4 +1,5 @@
 using System.Globalization;
+using GidCluster.Inference;
 using GidCluster.Inference.Models;
 using GidCluster.Inference.Rendering;
 using GidCluster.Inference.Sampling;
@@ -38,7 +39,7 @@ public sealed class LoopBenchmark : IBenchmark
         var steps = (int)Number("--steps", LoopOptions.DefaultSteps, 1);
         var weight = Number("--weight", LoopOptions.DefaultWeight, 0);
         var recurrence = (int)Number("--recurrence", LoopOptions.DefaultRecurrence, 1);
-        var seconds = Number("--seconds", 149 / 30.0, 0.1);
+        var clip = new AnimateOptions(Seconds: Number("--seconds", new AnimateOptions().Seconds, 0.1));
         var pictures = Directory.GetFiles(picturesDir, "*.png").Where(p => !p.EndsWith("_labels.png", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal).Take(count).ToList();
         if (pictures.Count == 0)
@@ -46,7 +47,7 @@ public sealed class LoopBenchmark : IBenchmark
 
         using var model = ModelBundle.Load(modelDir);
         var d = model.Description;
-        var frames = Math.Max(2, (int)Math.Round(seconds * d.Fps));
+        var frames = clip.SceneFrames(d.Fps);
         Console.WriteLine($"model {modelDir} ({d.LdmStage}, {d.Width}×{d.Height}); {pictures.Count} pictures from {picturesDir}; " +
             $"{steps} DDIM steps, loop of {frames} frames, u = {weight}, {recurrence} self-recurrence iterations; torch threads {get_num_threads()}");
 
@@ -61,7 +62,7 @@ public sealed class LoopBenchmark : IBenchmark
                     cancel.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     using var image = Picture.Read(path, d.Width, d.Height).ToTensor();
-                    var condition = (image.dim() == 3 ? image.unsqueeze(0) : image) * 2 - 1;
+                    var condition = image * 2 - 1;
                     double LoopError(string label, LoopOptions? loop)
                     {
                         var task = ctx.AddTask($"{Path.GetFileName(path)} {label}", maxValue: steps);
