@@ -20,7 +20,7 @@ public static class AnimateCommand
     {
         var inputs = new Argument<string[]>("images") { Description = "Pictures, or folders of pictures (png, jpg, …).", Arity = ArgumentArity.OneOrMore };
         var model = ModelSource.Option();
-        var output = new Option<string>("--out") { Description = "The video (.mp4 or .gif) for one picture; a folder for several.", Required = true };
+        var output = new Option<string>("--out") { Description = "The video (.mp4 or .gif) for one picture; a folder for several (and with --on-cluster).", Required = true };
         var loop = new Option<bool>("--loop") { Description = "A seamless loop (motion self-guidance, paper Eq. 5)." };
         var seconds = new Option<double>("--seconds") { Description = "Scene time to show (the loop's length with --loop).", DefaultValueFactory = _ => 149 / 30.0 };
         var slowmo = new Option<double>("--slowmo") { Description = "Slow-motion factor (frames in between from the motion texture).", DefaultValueFactory = _ => 1 };
@@ -32,9 +32,13 @@ public static class AnimateCommand
         var recurrence = new Option<int>("--recurrence") { Description = "Self-recurrence iterations per step for --loop (the paper's 2 measured worse here; see README).", DefaultValueFactory = _ => LoopOptions.DefaultRecurrence };
         var format = new Option<string>("--format") { Description = "Video format when --out is a folder: mp4 or gif.", DefaultValueFactory = _ => "mp4" };
         var scanline = new Option<int?>("--scanline") { Description = "Row of the X-t slice (default: the middle row)." };
+        var onCluster = new Option<bool>("--on-cluster")
+        {
+            Description = "Animate as a job on the cluster: one grain per picture over the worker silos (the pictures must be paths the silos can read); the results are downloaded into --out.",
+        };
         var command = new Command("animate", "Animate still pictures with a trained model: MP4/GIF, X-t slice, spectral-volume image.")
         {
-            inputs, model, output, loop, seconds, slowmo, magnify, seed, steps, guidance, loopWeight, recurrence, format, scanline,
+            inputs, model, output, loop, seconds, slowmo, magnify, seed, steps, guidance, loopWeight, recurrence, format, scanline, onCluster,
         };
         var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction(async (parse, cancel) =>
@@ -48,7 +52,7 @@ public static class AnimateCommand
             var fmt = parse.GetValue(format)!.ToLowerInvariant();
             if (fmt is not ("mp4" or "gif")) throw new ArgumentException($"--format {fmt}: must be mp4 or gif");
             var outPath = Path.GetFullPath(parse.GetValue(output)!);
-            var batch = pictures.Count > 1 || parse.GetValue(inputs)!.Any(Directory.Exists);
+            var batch = pictures.Count > 1 || parse.GetValue(inputs)!.Any(Directory.Exists) || parse.GetValue(onCluster);
             if (!batch && Path.GetExtension(outPath).ToLowerInvariant() is not (".mp4" or ".gif"))
                 throw new ArgumentException($"--out {outPath}: the video must end in .mp4 or .gif (or give several pictures and a folder)");
             var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(cluster), cancel);
@@ -58,6 +62,8 @@ public static class AnimateCommand
                               $"{(options.Loop ? $"loop of {options.SceneFrames(d.Fps)} frames, {options.LoopSteps} steps, u={options.LoopWeight}, recurrence {options.LoopRecurrence}" : $"{options.Steps} DDIM steps")}, w={options.Guidance}, seed {options.Seed}");
             var row = parse.GetValue(scanline) ?? d.Height / 2;
             if (row < 0 || row >= d.Height) throw new ArgumentException($"--scanline {row}: must be 0…{d.Height - 1}");
+            if (parse.GetValue(onCluster))
+                return await AnimateJob.RunAsync(parse.GetValue(cluster), modelDir, pictures, outPath, fmt, options, stepsGiven, parse.GetValue(scanline), cancel);
             if (batch) Directory.CreateDirectory(outPath);
             var failed = 0;
             foreach (var path in pictures)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using GidCluster.Contracts;
 using GidCluster.Grains.Blobs;
@@ -23,7 +22,7 @@ public static class CheckpointPull
         foreach (var file in checkpoint.Files)
         {
             var target = Path.Combine(dir, Path.GetFileName(file.Path));
-            await DownloadVerifiedAsync(blobs, file, target, cancel);
+            await BlobFiles.DownloadVerifiedAsync(blobs, file.Path, file.Sha256, target, cancel);
             Console.WriteLine($"{file.Path} → {target} ({file.Size} bytes, sha256 ok)");
         }
         Console.WriteLine($"pulled step {checkpoint.Step} of {runId}: {checkpoint.Files.Count} files verified");
@@ -56,7 +55,7 @@ public static class CheckpointPull
         }
         var vae = (await ListAsync(client, vaeRun)).LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/vae.pt", StringComparison.Ordinal))
             ?? throw new ClusterClientException($"VAE run {vaeRun} has no vae.pt checkpoint");
-        await DownloadVerifiedAsync(blobs, vae, Path.Combine(dir, "vae.pt"), cancel);
+        await BlobFiles.DownloadVerifiedAsync(blobs, vae.Path, vae.Sha256, Path.Combine(dir, "vae.pt"), cancel);
         Console.WriteLine($"{vae.Path} → {Path.Combine(dir, "vae.pt")} ({vae.Size} bytes, sha256 ok)");
         if (rendererRun is not null)
         {
@@ -65,7 +64,7 @@ public static class CheckpointPull
                 throw new ClusterClientException($"--renderer {rendererRun}: not a renderer run ({rendererDetails?.Launch?.Stage ?? "no such launched run"})");
             var file = (await ListAsync(client, rendererRun)).LastOrDefault()?.Files.FirstOrDefault(f => f.Path.EndsWith("/renderer.pt", StringComparison.Ordinal))
                 ?? throw new ClusterClientException($"renderer run {rendererRun} has no renderer.pt checkpoint");
-            await DownloadVerifiedAsync(blobs, file, Path.Combine(dir, "renderer.pt"), cancel);
+            await BlobFiles.DownloadVerifiedAsync(blobs, file.Path, file.Sha256, Path.Combine(dir, "renderer.pt"), cancel);
             Console.WriteLine($"{file.Path} → {Path.Combine(dir, "renderer.pt")} ({file.Size} bytes, sha256 ok)");
         }
         var facts = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "dataset.json"), cancel))!.AsObject();
@@ -91,34 +90,5 @@ public static class CheckpointPull
         if (await grain.GetView() == null)
             throw new ClusterClientException($"no training run '{runId}' in this cluster (see `gid runs`)");
         return await grain.ListCheckpoints();
-    }
-
-    /// <summary>Streams one file to a temp name while hashing it; only a file whose SHA-256 matches the record is renamed into place.</summary>
-    private static async Task DownloadVerifiedAsync(IBlobStore blobs, CheckpointFileView file, string target, CancellationToken cancel)
-    {
-        var temp = target + ".part";
-        try
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var input = await blobs.OpenReadAsync(file.Path, cancel))
-            await using (var output = File.Create(temp))
-            {
-                var buffer = new byte[1 << 16];
-                int n;
-                while ((n = await input.ReadAsync(buffer, cancel)) > 0)
-                {
-                    sha.AppendData(buffer, 0, n);
-                    await output.WriteAsync(buffer.AsMemory(0, n), cancel);
-                }
-            }
-            var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (actual != file.Sha256)
-                throw new InvalidDataException($"{file.Path}: sha256 mismatch (recorded {file.Sha256}, downloaded {actual}); the file was not kept");
-            File.Move(temp, target, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
     }
 }

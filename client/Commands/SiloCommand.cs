@@ -11,7 +11,7 @@ public static class SiloCommand
 {
     public static Command Create()
     {
-        GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // so the help lists it
+        GidCluster.Silo.Ingestion.SiloPipelines.Register(); // so the help lists them
         var command = new Command("silo", $"""
             Run one silo of a cluster: gid silo --role coordinator|worker|all --store STORE --blob URI [options]
               --urls URL            HTTP API and dashboards (coordinator roles; default http://127.0.0.1:8480)

@@ -11,7 +11,12 @@ public sealed record ApiError(string Error, string? Field = null);
 /// <param name="Pipeline">Which ingestion pipeline runs per video (see <c>GET /api/cluster</c>); default: the silo's.</param>
 /// <param name="MaxAttempts">Attempts per grain before it is quarantined (1–20, default 3).</param>
 [GenerateSerializer, Immutable]
-public sealed record SubmitIngestionRequest(IReadOnlyList<string> Videos, string? Dataset = null, string? Pipeline = null, int? MaxAttempts = null);
+public sealed record SubmitIngestionRequest(IReadOnlyList<string> Videos, string? Dataset = null, string? Pipeline = null, int? MaxAttempts = null)
+{
+    /// <summary>Settings of the pipeline (the <c>animate</c> pipeline's model and options); pipelines that take none refuse any.</summary>
+    [Id(4)]
+    public Dictionary<string, string>? Parameters { get; init; }
+}
 
 [GenerateSerializer, Immutable]
 public sealed record VideoView(string Id, string Uri, string State, int Attempts, string? Error, long? Rows, string? Silo = null);

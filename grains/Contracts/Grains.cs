@@ -39,9 +39,14 @@ public static class VideoStates
 }
 
 /// <summary>One video of a job, as the job grain hands it to its video grain.</summary>
-/// <param name="OutputPrefix">Blob prefix of the video's outputs (<c>datasets/NAME/videos/ID</c>); names under it are deterministic.</param>
+/// <param name="OutputPrefix">Blob prefix of the video's outputs (<c>datasets/NAME/videos/ID</c>, or <c>animations/NAME/videos/ID</c>); names under it are deterministic.</param>
 [GenerateSerializer, Immutable]
-public sealed record VideoTask(string JobId, string VideoId, string VideoUri, string OutputPrefix, string Pipeline, int MaxAttempts);
+public sealed record VideoTask(string JobId, string VideoId, string VideoUri, string OutputPrefix, string Pipeline, int MaxAttempts)
+{
+    /// <summary>The job's pipeline parameters, validated at submission.</summary>
+    [Id(6)]
+    public Dictionary<string, string> Parameters { get; init; } = [];
+}
 
 /// <summary>A video grain's state as others see it: small (outputs are names, sizes and hashes; bytes live in the blob store).</summary>
 [GenerateSerializer, Immutable]

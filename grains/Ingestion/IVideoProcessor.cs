@@ -7,7 +7,8 @@ namespace GidCluster.Grains.Ingestion;
 /// <param name="VideoUri">Absolute local path of the video (validated against the silo's allowed roots).</param>
 /// <param name="VideoId">Deterministic id of the video within the job (from its URI).</param>
 /// <param name="OutputPrefix">Blob prefix for this video's outputs, e.g. <c>datasets/NAME/videos/ID</c>. Output names under it must be deterministic.</param>
-public sealed record VideoWork(string VideoUri, string VideoId, string OutputPrefix);
+/// <param name="Parameters">The job's pipeline parameters (validated by <see cref="IngestionPipeline.CheckParameters"/> at submission).</param>
+public sealed record VideoWork(string VideoUri, string VideoId, string OutputPrefix, IReadOnlyDictionary<string, string> Parameters);
 
 /// <summary>What processing one video produced: its output blobs, its row count, and a mergeable statistics sketch.</summary>
 public sealed record VideoResult(IReadOnlyList<OutputBlob> Blobs, long Rows, byte[] Sketch);
@@ -34,7 +35,20 @@ public interface IIngestionMerge
 }
 
 /// <summary>A named pair of per-video processor and merge step; a job names the pipeline it runs.</summary>
-public sealed record IngestionPipeline(string Name, string Description, IVideoProcessor Processor, IIngestionMerge Merge);
+public sealed record IngestionPipeline(string Name, string Description, IVideoProcessor Processor, IIngestionMerge Merge)
+{
+    /// <summary>The blob folder a job's outputs go under, as <c>ROOT/NAME</c>: datasets, unless the pipeline makes something else.</summary>
+    public string OutputRoot { get; init; } = "datasets";
+
+    /// <summary>
+    /// A job whose items are independent (animations) merges the ones that are done and lists the quarantined ones;
+    /// otherwise (a dataset) one quarantined video fails the job, since a dataset quietly missing videos would mislead.
+    /// </summary>
+    public bool PartialResults { get; init; }
+
+    /// <summary>Checks a job's parameters: null when they are fine, else what is wrong. Without it the pipeline takes none.</summary>
+    public Func<IReadOnlyDictionary<string, string>, string?>? CheckParameters { get; init; }
+}
 
 /// <summary>
 /// The pipelines this build knows. <c>frame-stats</c> is built in; the dataprep library registers

@@ -122,7 +122,7 @@ public sealed class IngestionJobGrain(
         foreach (var path in spec.Videos)
         {
             var id = VideoSources.VideoId(path);
-            _tasks[id] = new VideoTask(Id, id, path, $"{spec.DatasetPrefix}/videos/{id}", spec.Pipeline, spec.MaxAttempts);
+            _tasks[id] = new VideoTask(Id, id, path, $"{spec.DatasetPrefix}/videos/{id}", spec.Pipeline, spec.MaxAttempts) { Parameters = spec.Parameters };
             _videos[id] = null;
         }
     }
@@ -241,14 +241,16 @@ public sealed class IngestionJobGrain(
 
     private async Task MergeOrFailAsync()
     {
-        if (_quarantined.Count > 0)
+        var partial = IngestionPipelines.TryCreate(state.State.Spec!.Pipeline, out var pipeline) && pipeline.PartialResults;
+        if (_quarantined.Count > 0 && (!partial || _quarantined.Count == _videos.Count))
         {
             var error = $"{_quarantined.Count} of {_videos.Count} videos failed: " + string.Join("; ", _quarantined.Order(StringComparer.Ordinal).Select(id => $"{id}: {_videos[id]?.Error}"));
             await FinishAsync(JobStates.Failed, null, error);
             return;
         }
         state.State.State = JobStates.Merging;
-        AddEvent("job.merging", null, $"all {_videos.Count} videos done; merging statistics");
+        AddEvent("job.merging", null, _quarantined.Count == 0 ? $"all {_videos.Count} videos done; merging statistics"
+            : $"{_done} of {_videos.Count} done, {_quarantined.Count} quarantined; merging the done ones");
         await state.WriteStateAsync();
         await StartMergeAsync();
     }
@@ -256,7 +258,7 @@ public sealed class IngestionJobGrain(
     private async Task StartMergeAsync()
     {
         var spec = state.State.Spec!;
-        var videos = _videos.Values.Select(v => v!).OrderBy(v => v.VideoId, StringComparer.Ordinal).ToList();
+        var videos = _videos.Values.Select(v => v!).Where(v => v.State == VideoStates.Done).OrderBy(v => v.VideoId, StringComparer.Ordinal).ToList();
         await GrainFactory.GetGrain<IDatasetGrain>(spec.Dataset).Merge(new MergeRequest(Id, spec.DatasetPrefix, spec.Pipeline, spec.MaxAttempts, videos));
     }
 

@@ -8,11 +8,15 @@ namespace GidCluster.Grains.Ingestion;
 
 /// <summary>What an ingestion job is asked to do, validated (kept in the job grain's state).</summary>
 /// <param name="Videos">Absolute paths, already resolved under the allowed roots.</param>
-/// <param name="DatasetPrefix">Blob prefix of the dataset, e.g. <c>datasets/NAME</c>.</param>
+/// <param name="DatasetPrefix">Blob prefix of the job's outputs: <c>datasets/NAME</c>, or the pipeline's own root (<c>animations/NAME</c>).</param>
 [GenerateSerializer]
 public sealed record IngestionSpec(IReadOnlyList<string> Videos, string DatasetPrefix, string Pipeline, int MaxAttempts)
 {
-    public string Dataset => DatasetPrefix["datasets/".Length..];
+    /// <summary>The pipeline's parameters (validated by the pipeline; empty for those that take none).</summary>
+    [Id(4)]
+    public Dictionary<string, string> Parameters { get; init; } = [];
+
+    public string Dataset => DatasetPrefix[(DatasetPrefix.IndexOf('/') + 1)..];
 }
 
 /// <summary>A submission field failed validation: the message says what is wrong, <see cref="Field"/> which field. Crosses grain calls intact.</summary>
@@ -64,11 +68,16 @@ public static partial class IngestionJobs
         if (!DatasetName().IsMatch(dataset))
             throw new SubmissionException("dataset", "dataset must be 1–64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
         var pipeline = request.Pipeline ?? defaultPipeline;
-        if (!IngestionPipelines.TryCreate(pipeline, out _))
+        if (!IngestionPipelines.TryCreate(pipeline, out var chosen))
             throw new SubmissionException("pipeline", $"pipeline must be one of: {string.Join(", ", IngestionPipelines.Names)}");
         var maxAttempts = request.MaxAttempts ?? 3;
         if (maxAttempts is < 1 or > 20)
             throw new SubmissionException("maxAttempts", "maxAttempts must be an integer from 1 to 20");
-        return new IngestionSpec(paths, $"datasets/{dataset}", pipeline, maxAttempts);
+        var parameters = request.Parameters ?? [];
+        var problem = chosen.CheckParameters is { } check ? check(parameters)
+            : parameters.Count > 0 ? $"pipeline {pipeline} takes no parameters" : null;
+        if (problem != null)
+            throw new SubmissionException("parameters", problem);
+        return new IngestionSpec(paths, $"{chosen.OutputRoot}/{dataset}", pipeline, maxAttempts) { Parameters = new(parameters, StringComparer.Ordinal) };
     }
 }

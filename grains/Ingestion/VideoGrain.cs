@@ -124,7 +124,7 @@ public sealed class VideoGrain(
     {
         if (!IngestionPipelines.TryCreate(task.Pipeline, out var pipeline))
             throw new InvalidOperationException($"this silo does not have the ingestion pipeline '{task.Pipeline}' (it has: {string.Join(", ", IngestionPipelines.Names)})");
-        var result = await pipeline.Processor.ProcessAsync(new VideoWork(task.VideoUri, task.VideoId, task.OutputPrefix), blobs, cancel);
+        var result = await pipeline.Processor.ProcessAsync(new VideoWork(task.VideoUri, task.VideoId, task.OutputPrefix, task.Parameters), blobs, cancel);
         // Sketches go to the blob store: a dataprep sketch is ~550 KB, and grain state stays small.
         var sketchPath = SketchPath(task.OutputPrefix);
         var sketch = await blobs.PutAsync(sketchPath, new MemoryStream(result.Sketch, writable: false), cancel);

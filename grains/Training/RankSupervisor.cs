@@ -109,14 +109,9 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         {
             for (var rank = 0; rank < request.Ranks; rank++)
             {
-                var start = new ProcessStartInfo("dotnet")
-                {
-                    // The rank's stdin stays open and unwritten: it closes when this silo dies, and the rank then exits.
-                    RedirectStandardInput = true,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                };
-                foreach (var a in new[] { GidAssembly(), "train", "rank", "--spec", spec, "--exit-with-stdin" }) start.ArgumentList.Add(a);
+                var start = GidProcess.StartInfo("start rank processes", ["train", "rank", "--spec", spec, "--exit-with-stdin"]);
+                // The rank's stdin stays open and unwritten: it closes when this silo dies, and the rank then exits.
+                start.RedirectStandardInput = true;
                 start.Environment["RANK"] = rank.ToString(CultureInfo.InvariantCulture);
                 start.Environment["WORLD_SIZE"] = request.Ranks.ToString(CultureInfo.InvariantCulture);
                 start.Environment["MASTER_ADDR"] = "127.0.0.1";
@@ -126,7 +121,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
                 processes.Add(process);
                 var tail = new Queue<string>();
                 tails.Add(tail);
-                pending.Add(ReadErrorsAsync(process, tail));
+                pending.Add(GidProcess.ReadErrorTailAsync(process, tail));
                 pending.Add(rank == 0 ? FollowAsync(process) : process.StandardOutput.ReadToEndAsync());
             }
             var exits = processes.Select(p => p.WaitForExitAsync()).ToList();
@@ -157,24 +152,6 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
                     // exited meanwhile
                 }
                 p.Dispose();
-            }
-        }
-    }
-
-    private static async Task ReadErrorsAsync(Process process, Queue<string> tail)
-    {
-        while (await process.StandardError.ReadLineAsync() is { } line)
-        {
-            // Stack frames (managed, and libtorch's native ones) would push the exception's message out of the tail
-            // the run's error shows.
-            var trimmed = line.TrimStart();
-            if (trimmed.StartsWith("at ", StringComparison.Ordinal) || trimmed.StartsWith("--- End of", StringComparison.Ordinal)
-                || trimmed.StartsWith("frame #", StringComparison.Ordinal))
-                continue;
-            lock (tail)
-            {
-                tail.Enqueue(line);
-                if (tail.Count > 5) tail.Dequeue();
             }
         }
     }
@@ -303,13 +280,4 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         return Directory.GetDirectories(output, "step-*").Order(StringComparer.Ordinal)
             .Select(d => Path.Combine(d, name)).LastOrDefault(File.Exists);
     }
-
-    /// <summary>The <c>gid</c> client beside this silo's assembly: the rank processes are <c>gid train rank</c>.</summary>
-    private static string GidAssembly()
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "gid.dll");
-        return File.Exists(path) ? path
-            : throw new InvalidOperationException($"this silo cannot start rank processes: no gid.dll in {AppContext.BaseDirectory} (run the embedded cluster with `gid up`)");
-    }
-
 }

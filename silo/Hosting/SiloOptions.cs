@@ -144,7 +144,7 @@ public sealed record SiloOptions
         // Grain calls carry no credentials of their own: off loopback, the certificate is what lets a peer in.
         if (!IPAddress.IsLoopback(Address) && Tls is null)
             throw new ArgumentException($"--address {Address} is not a loopback address: a gateway reachable from other machines needs TLS with client certificates; pass --tls-cert, --tls-key and --tls-ca (or set {ClusterTls.CertVariable}, {ClusterTls.KeyVariable}, {ClusterTls.CaVariable}), or bind to 127.0.0.1");
-        GidCluster.Silo.Ingestion.DataprepPipeline.Register(); // before the name check, so --pipeline dataprep is known
+        GidCluster.Silo.Ingestion.SiloPipelines.Register(); // before the name check, so --pipeline dataprep is known
         if (!IngestionPipelines.TryCreate(DefaultPipeline, out _))
             throw new ArgumentException($"--pipeline '{DefaultPipeline}' is unknown (known: {string.Join(", ", IngestionPipelines.Names)})");
         return this;

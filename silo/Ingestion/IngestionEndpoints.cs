@@ -8,7 +8,7 @@ namespace GidCluster.Silo.Ingestion;
 /// <summary><c>POST /api/ingestion/jobs</c> submits; <c>GET /api/ingestion/jobs/{id}</c> follows; <c>GET /api/ingestion/jobs</c> lists. Each is a call on the job grains.</summary>
 public static class IngestionEndpoints
 {
-    private static readonly string[] Fields = ["videos", "dataset", "pipeline", "maxAttempts"];
+    private static readonly string[] Fields = ["videos", "dataset", "pipeline", "maxAttempts", "parameters"];
 
     public static void MapIngestion(this WebApplication app)
     {
@@ -80,6 +80,15 @@ public static class IngestionEndpoints
         int? maxAttempts = null;
         if (body.TryGetProperty("maxAttempts", out var m) && m.ValueKind != JsonValueKind.Null)
             maxAttempts = m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var n) ? n : throw new SubmissionException("maxAttempts", "maxAttempts must be an integer from 1 to 20");
-        return new SubmitIngestionRequest(paths, Text("dataset"), Text("pipeline"), maxAttempts);
+        Dictionary<string, string>? parameters = null;
+        if (body.TryGetProperty("parameters", out var ps) && ps.ValueKind != JsonValueKind.Null)
+        {
+            if (ps.ValueKind != JsonValueKind.Object)
+                throw new SubmissionException("parameters", "parameters must be an object of strings");
+            parameters = new(StringComparer.Ordinal);
+            foreach (var p in ps.EnumerateObject())
+                parameters[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw new SubmissionException("parameters", $"parameters.{p.Name} must be a string");
+        }
+        return new SubmitIngestionRequest(paths, Text("dataset"), Text("pipeline"), maxAttempts) { Parameters = parameters };
     }
 }

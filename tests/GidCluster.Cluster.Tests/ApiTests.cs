@@ -72,6 +72,9 @@ public sealed class ApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>
     [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"pipeline\": \"nope\"}", "pipeline")]
     [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"maxAttempts\": 0}", "maxAttempts")]
     [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"priority\": 1}", "priority")]
+    [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"parameters\": {\"seed\": \"1\"}}", "parameters")]
+    [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"pipeline\": \"animate\", \"parameters\": {\"seed\": 1}}", "parameters")]
+    [InlineData("{\"videos\": [\"VIDEOS/clip00.mp4\"], \"pipeline\": \"animate\"}", "parameters")]
     public async Task A_bad_submission_is_a_400_naming_the_field(string body, string field)
     {
         var jobs = (await _silo.Grains.GetGrain<ICatalogGrain>(Catalogs.IngestionJobs).List(1000)).Count;

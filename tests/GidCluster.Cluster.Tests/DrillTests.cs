@@ -55,7 +55,7 @@ public sealed class DrillTests(DrillFixture fixture)
     internal const string Token = "drill-token-7d1e93b0c5";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private static string[] SiloArgs(string role, string dir, string videos, int siloPort, int primary, int gateway) =>
+    internal static string[] SiloArgs(string role, string dir, string videos, int siloPort, int primary, int gateway) =>
     [
         "--role", role, "--store", $"sqlite:{dir}/c.db", "--blob", $"file:{dir}/blobs", "--urls", "http://127.0.0.1:0",
         "--allow", videos, "--silo-port", $"{siloPort}", "--gateway-port", $"{gateway}", "--slots", "1", "--check-seconds", "1", "--reminder-seconds", "2",
