@@ -20,6 +20,7 @@ public static class AnimateCommand
     {
         var inputs = new Argument<string[]>("images") { Description = "Pictures, or folders of pictures (png, jpg, …).", Arity = ArgumentArity.OneOrMore };
         var model = ModelSource.Option();
+        var renderer = ModelSource.RendererOption();
         var output = new Option<string>("--out") { Description = "The video (.mp4 or .gif) for one picture; a folder for several (and with --on-cluster).", Required = true };
         var loop = new Option<bool>("--loop") { Description = "A seamless loop (motion self-guidance, paper Eq. 5)." };
         var seconds = new Option<double>("--seconds") { Description = "Scene time to show (the loop's length with --loop).", DefaultValueFactory = _ => 149 / 30.0 };
@@ -38,7 +39,7 @@ public static class AnimateCommand
         };
         var command = new Command("animate", "Animate still pictures with a trained model: MP4/GIF, X-t slice, spectral-volume image.")
         {
-            inputs, model, output, loop, seconds, slowmo, magnify, seed, steps, guidance, loopWeight, recurrence, format, scanline, onCluster,
+            inputs, model, renderer, output, loop, seconds, slowmo, magnify, seed, steps, guidance, loopWeight, recurrence, format, scanline, onCluster,
         };
         var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction(async (parse, cancel) =>
@@ -55,7 +56,7 @@ public static class AnimateCommand
             var batch = pictures.Count > 1 || parse.GetValue(inputs)!.Any(Directory.Exists) || parse.GetValue(onCluster);
             if (!batch && Path.GetExtension(outPath).ToLowerInvariant() is not (".mp4" or ".gif"))
                 throw new ArgumentException($"--out {outPath}: the video must end in .mp4 or .gif (or give several pictures and a folder)");
-            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(cluster), cancel);
+            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(renderer), parse.GetValue(cluster), cancel);
             using var bundle = ModelBundle.Load(modelDir);
             var d = bundle.Description;
             Console.WriteLine($"model {Path.GetFullPath(modelDir)}: {d.Config.Name}, {d.LdmStage}, {d.Width}×{d.Height} at {d.Fps:0.##} fps; " +

@@ -22,18 +22,19 @@ public static class InteractCommand
     {
         var image = new Argument<string>("image") { Description = "The picture." };
         var model = ModelSource.Option();
+        var renderer = ModelSource.RendererOption();
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => 0 };
         var seed = new Option<long>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "DDIM steps.", DefaultValueFactory = _ => 250 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance weight w.", DefaultValueFactory = _ => 1.75 };
         var decay = new Option<double>("--decay") { Description = "Damping: the modes' decay rate α in 1/s (0: they ring forever).", DefaultValueFactory = _ => 0.8 };
-        var command = new Command("interact", "Serve a page where you drag a point of the picture, let go, and the scene responds.") { image, model, port, seed, steps, guidance, decay };
+        var command = new Command("interact", "Serve a page where you drag a point of the picture, let go, and the scene responds.") { image, model, renderer, port, seed, steps, guidance, decay };
         var cluster = ClusterClient.AddConnectionOption(command);
         command.SetAction(async (parse, cancel) =>
         {
             var p = parse.GetValue(port);
             if (p is < 0 or > 65535) throw new ArgumentException($"--port {p}: must be 0…65535");
-            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(cluster), cancel);
+            var modelDir = await ModelSource.ResolveAsync(parse.GetValue(model)!, parse.GetValue(renderer), parse.GetValue(cluster), cancel);
             using var bundle = ModelBundle.Load(modelDir);
             var d = bundle.Description;
             var picture = Picture.Read(parse.GetValue(image)!, d.Width, d.Height);

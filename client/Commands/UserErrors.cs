@@ -44,7 +44,8 @@ public static class UserErrors
     /// <summary>Exceptions that say the input is wrong (and already name it), not that gid is.</summary>
     public static bool IsUserInput(Exception e) =>
         e is ArgumentException or FormatException or IOException or InvalidDataException or UnauthorizedAccessException
-            or System.Text.Json.JsonException or ManifestException or GidCluster.Dataprep.Shards.ParquetFormatException;
+            or System.Text.Json.JsonException or ManifestException or GidCluster.Dataprep.Shards.ParquetFormatException
+            or ClusterClientException; // no cluster, no such job or run: its message says what to pass
 
     private static string OneLine(string message) => string.Join(" ", message.Split(['\n', '\r'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
