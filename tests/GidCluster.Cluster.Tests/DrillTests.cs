@@ -5,6 +5,7 @@ using GidCluster.Grains.Blobs;
 using GidCluster.Grains.Work;
 using GidCluster.Silo.Hosting;
 using GidCluster.TestSupport;
+using Xunit.Abstractions;
 
 namespace GidCluster.Cluster.Tests;
 
@@ -50,7 +51,7 @@ public sealed class DrillFixture : IAsyncLifetime
 /// video's result appears exactly once, and the dataset is byte-identical to the uninterrupted run's.
 /// </summary>
 [Collection(DrillCollection.Name)]
-public sealed class DrillTests(DrillFixture fixture)
+public sealed class DrillTests(DrillFixture fixture, ITestOutputHelper output)
 {
     internal const string Token = "drill-token-7d1e93b0c5";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -67,10 +68,36 @@ public sealed class DrillTests(DrillFixture fixture)
     {
         var dir = Path.Combine(fixture.Dir.Path, "worker-kill");
         var (primary, gateway) = (FreePorts.Next(), FreePorts.Next());
-        using var coordinator = new SiloProcess("coord", SiloArgs("coordinator", dir, fixture.Videos, primary, primary, gateway), Token);
+        var silos = new List<SiloProcess>();
+        try
+        {
+            await WorkerKillAsync(dir, primary, gateway, silos);
+        }
+        catch
+        {
+            // Every silo's output, so that a failure can be read from the test log.
+            foreach (var s in silos)
+                output.WriteLine($"--- {s.Id}\n{s.Output}");
+            throw;
+        }
+        finally
+        {
+            foreach (var s in Enumerable.Reverse(silos))
+                s.Dispose();
+        }
+    }
+
+    private async Task WorkerKillAsync(string dir, int primary, int gateway, List<SiloProcess> silos)
+    {
+        SiloProcess Start(SiloProcess silo)
+        {
+            silos.Add(silo);
+            return silo;
+        }
+        var coordinator = Start(new SiloProcess("coord", SiloArgs("coordinator", dir, fixture.Videos, primary, primary, gateway), Token));
         var url = await coordinator.ListeningAsync();
-        using var w1 = new SiloProcess("w1", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway));
-        using var w2 = new SiloProcess("w2", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway));
+        var w1 = Start(new SiloProcess("w1", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway)));
+        var w2 = Start(new SiloProcess("w2", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway)));
         await Task.WhenAll(w1.ListeningAsync(), w2.ListeningAsync());
         using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
         // Both workers must be in the cluster before the job places its videos.
@@ -94,7 +121,7 @@ public sealed class DrillTests(DrillFixture fixture)
         await AssertSameDatasetAsync(dir, "drill");
         Console.WriteLine($"worker kill drill: job finished {killedAt.Elapsed.TotalSeconds:0.0} s after the SIGKILL");
 
-        foreach (var p in new[] { coordinator, w1, w2 })
+        foreach (var p in silos)
             Assert.DoesNotContain(Token, p.Output);
     }
 
