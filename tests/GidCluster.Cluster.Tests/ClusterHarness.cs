@@ -185,11 +185,12 @@ public sealed class SiloProcess : IDisposable
         }
     }
 
-    /// <summary>SIGKILL: no chance to release anything.</summary>
+    /// <summary>SIGKILL: no chance to release anything. Returns once it has exited and its last output lines are in <see cref="Output"/> (bounded).</summary>
     public void Kill()
     {
         _process.Kill();
-        _process.WaitForExit(10_000);
+        // WaitForExitAsync also reads the output pipes to their end; a timed WaitForExit does not.
+        _process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(10));
     }
 
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
