@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text.Json;
 using GidCluster.Grains.Blobs;
+using GidCluster.Grains.Storage;
 using GidCluster.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,9 +12,9 @@ using Orleans.Configuration;
 namespace GidCluster.Client.Commands;
 
 /// <summary>
-/// An Orleans client of a cluster, through its gateway. Which cluster: <c>--cluster</c> (an endpoint
-/// file, or the gateway as IP:PORT), else <c>GID_CLUSTER</c>, else the endpoint file <c>gid up</c>
-/// wrote (<c>~/.gid/endpoint.json</c>).
+/// An Orleans client of a cluster, through its gateways. Which cluster: <c>--cluster</c> (an endpoint
+/// file, the gateway as IP:PORT, or <c>azure[?…]</c>: the gateways the Azure membership table lists), else
+/// <c>GID_CLUSTER</c>, else the endpoint file <c>gid up</c> wrote (<c>~/.gid/endpoint.json</c>).
 /// </summary>
 public sealed class ClusterClient : IAsyncDisposable
 {
@@ -34,7 +35,12 @@ public sealed class ClusterClient : IAsyncDisposable
     public IGrainFactory Grains => Orleans;
 
     public static Option<string?> ClusterOption() =>
-        new("--cluster") { Description = "The cluster: an endpoint file, or its gateway as IP:PORT (default: $GID_CLUSTER, else the cluster `gid up` started)." };
+        new("--cluster")
+        {
+            Description = "The cluster: an endpoint file, its gateway as IP:PORT, or azure[?connection-env=VAR|account=NAME|endpoint=URL] to use the gateways "
+                + $"its Azure membership table lists (ids from ${KubernetesPod.ClusterIdVariable} and ${KubernetesPod.ServiceIdVariable}, default gid). "
+                + "Default: $GID_CLUSTER, else the cluster `gid up` started.",
+        };
 
     /// <summary>Adds --cluster to a command.</summary>
     public static Option<string?> AddConnectionOption(Command command)
@@ -53,9 +59,13 @@ public sealed class ClusterClient : IAsyncDisposable
                 ?? throw new ClusterClientException($"no cluster selected: pass --cluster (an endpoint file or IP:PORT), set GID_CLUSTER, or start one with `gid up` (it writes {EndpointFile.DefaultPath})");
         if (IPEndPoint.TryParse(cluster, out var gateway) && gateway.Port > 0)
             return new EndpointFile(null, null, gateway.ToString(), "gid", "gid", null);
+        if (AzureTableStore.IsAzure(cluster))
+            return new EndpointFile(null, null, cluster, Id(KubernetesPod.ClusterIdVariable), Id(KubernetesPod.ServiceIdVariable), null);
         return File.Exists(cluster) ? EndpointFile.Read(cluster)!
-            : throw new ClusterClientException($"--cluster '{cluster}' is neither an endpoint file nor a gateway IP:PORT");
+            : throw new ClusterClientException($"--cluster '{cluster}' is neither an endpoint file, a gateway IP:PORT nor azure[?…]");
     }
+
+    private static string Id(string variable) => Environment.GetEnvironmentVariable(variable) is { Length: > 0 } id ? id : "gid";
 
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
@@ -71,13 +81,32 @@ public sealed class ClusterClient : IAsyncDisposable
         {
             throw new ClusterClientException(e.Message);
         }
-        if (!IPEndPoint.TryParse(endpoint.Gateway, out var gateway))
+        // Gateways: the one named, or every one the cluster's Azure membership table lists (kept current by Orleans).
+        AzureTableStore? table = null;
+        IPEndPoint? gateway = null;
+        if (AzureTableStore.IsAzure(endpoint.Gateway))
+        {
+            try
+            {
+                table = AzureTableStore.FromUri(endpoint.Gateway);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ClusterClientException($"--cluster {endpoint.Gateway}: {e.Message}");
+            }
+        }
+        else if (!IPEndPoint.TryParse(endpoint.Gateway, out gateway))
+        {
             throw new ClusterClientException($"the cluster's gateway '{endpoint.Gateway}' is not IP:PORT");
+        }
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering(gateway);
+            if (table != null)
+                client.UseAzureStorageClustering(o => o.TableServiceClient = table.Client);
+            else
+                client.UseStaticClustering(gateway!);
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (endpoint.ClusterId, endpoint.ServiceId));
             if (tls != null)
                 client.UseTls(tls.Configure);
@@ -93,7 +122,9 @@ public sealed class ClusterClient : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
         {
             host.Dispose();
-            throw new ClusterClientException($"cannot reach the cluster's gateway at {gateway} ({e.GetType().Name}): is the cluster running (`gid up`)? Pass --cluster to name another{(tls == null ? "; a gateway off loopback needs TLS: set GID_TLS_CERT, GID_TLS_KEY and GID_TLS_CA" : "; is your certificate issued by the cluster's CA?")}.");
+            var where = table != null ? $"a gateway of cluster '{endpoint.ClusterId}' (service '{endpoint.ServiceId}') in the membership table of {table.Description}"
+                : $"the cluster's gateway at {gateway}";
+            throw new ClusterClientException($"cannot reach {where} ({e.GetType().Name}): is the cluster running (`gid up`)? Pass --cluster to name another{(tls == null ? "; a gateway off loopback needs TLS: set GID_TLS_CERT, GID_TLS_KEY and GID_TLS_CA" : "; is your certificate issued by the cluster's CA?")}.");
         }
         return new ClusterClient(host, endpoint);
     }

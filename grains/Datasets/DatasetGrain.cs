@@ -87,7 +87,7 @@ public sealed class DatasetGrain(
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.State.State != DatasetStates.Merging)
-            await Redrive.Disarm(this);
+            await Redrive.Disarm(this, logger);
         else if (_running == 0)
             await NextAttemptAsync();
     }
@@ -145,7 +145,7 @@ public sealed class DatasetGrain(
     {
         state.State.UpdatedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync();
-        await Redrive.Disarm(this);
+        await Redrive.Disarm(this, logger);
         DelayDeactivation(TimeSpan.Zero);
         logger.LogInformation("dataset {Dataset} {State}{Error}", this.GetPrimaryKeyString(), state.State.State, state.State.Error is { } e ? ": " + e : "");
         await ReportAsync();

@@ -114,7 +114,7 @@ public sealed class IngestionJobGrain(
     {
         // The activation already resumed the job; a finished job has no use for its reminder.
         if (state.State.State is JobStates.Succeeded or JobStates.Failed)
-            await Redrive.Disarm(this);
+            await Redrive.Disarm(this, logger);
     }
 
     private void Load(IngestionSpec spec)
@@ -271,7 +271,7 @@ public sealed class IngestionJobGrain(
         await state.WriteStateAsync();
         _timer?.Dispose();
         _timer = null;
-        await Redrive.Disarm(this);
+        await Redrive.Disarm(this, logger);
         logger.LogInformation("job {Job} {State}{Error}", Id, finalState, error != null ? ": " + error : "");
     }
 

@@ -88,7 +88,7 @@ public sealed class VideoGrain(
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.State.State is VideoStates.Done or VideoStates.Quarantined)
-            await Redrive.Disarm(this);
+            await Redrive.Disarm(this, logger);
         else if (state.State.State == VideoStates.Running && _running == 0)
             await NextAttemptAsync();
     }
@@ -139,7 +139,7 @@ public sealed class VideoGrain(
         var s = state.State;
         s.UpdatedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync();
-        await Redrive.Disarm(this);
+        await Redrive.Disarm(this, logger);
         DelayDeactivation(TimeSpan.Zero);
         logger.LogInformation("{Video} {State} after {Attempts} attempt(s){Error}", this.GetPrimaryKeyString(), s.State, s.Attempts, s.Error != null ? ": " + s.Error : "");
         await GrainFactory.GetGrain<IIngestionJobGrain>(s.Task!.JobId).VideoFinished(Status());

@@ -49,7 +49,7 @@ public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)
     {
         // The activation already resumed an unfinished run; a finished run has no use for its reminder.
         if (state.RecordExists && state.State.State != "running")
-            await Redrive.Disarm(this);
+            await Redrive.Disarm(this, logger);
     }
 
     public async Task Create()
@@ -114,7 +114,7 @@ public sealed class TrainingRunGrain([PersistentState("run", GrainNames.Storage)
             throw new ArgumentException($"a run ends succeeded or failed, not '{finalState}'", nameof(finalState));
         (state.State.State, state.State.Error) = (finalState, error);
         await SaveAsync();
-        await Redrive.Disarm(this);
+        await Redrive.Disarm(this, logger);
         DeactivateOnIdle(); // undoes the supervision's delayed deactivation
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
 
@@ -9,10 +10,22 @@ public static class Redrive
     public static Task Arm(Grain grain, GrainSettings settings) =>
         grain.RegisterOrUpdateReminder(GrainNames.Redrive, settings.ReminderPeriod, settings.ReminderPeriod);
 
-    public static async Task Disarm(Grain grain)
+    /// <summary>
+    /// Removes the reminder once the work is finished. A failure is logged, not thrown: the finished state is already
+    /// written, and the reminder's next tick finds it finished and disarms again. Throwing here would skip what the
+    /// caller does next (telling the job), e.g. while the reminder's range still belongs to a silo that just died.
+    /// </summary>
+    public static async Task Disarm(Grain grain, ILogger logger)
     {
-        if (await grain.GetReminder(GrainNames.Redrive) is { } reminder)
-            await grain.UnregisterReminder(reminder);
+        try
+        {
+            if (await grain.GetReminder(GrainNames.Redrive) is { } reminder)
+                await grain.UnregisterReminder(reminder);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            logger.LogWarning("{Grain}: could not remove its re-drive reminder yet ({Error}); its next tick will", grain.GetGrainId(), Describe(e));
+        }
     }
 
     /// <summary>"Type: message" of an exception, for a grain's recorded error.</summary>
