@@ -1,10 +1,12 @@
 using GidCluster.Contracts;
 using GidCluster.Grains.Datasets;
 using GidCluster.Grains.Work;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Metadata;
 using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
 
 namespace GidCluster.Grains.Ingestion;
@@ -34,7 +36,7 @@ public sealed class JobState
 public sealed class IngestionJobGrain(
     [PersistentState("job", GrainNames.Storage)] IPersistentState<JobState> state,
     VideoSources sources, GrainSettings settings, IClusterMembershipService membership, IClusterManifestProvider manifests,
-    ILogger<IngestionJobGrain> logger) : Grain, IIngestionJobGrain, IRemindable
+    IServiceProvider services, ILogger<IngestionJobGrain> logger) : Grain, IIngestionJobGrain, IRemindable
 {
     private const int MaxEvents = 50;
     private static readonly GrainType VideoType = GrainType.Create(GrainNames.VideoType);
@@ -190,11 +192,14 @@ public sealed class IngestionJobGrain(
     {
         if (state.State.State == JobStates.Running)
         {
-            while (_inFlight.Count < settings.MaxInFlight && _queue.TryDequeue(out var id))
+            while (_inFlight.Count < settings.MaxInFlight && _queue.Count > 0)
             {
+                var (known, silo) = PickWorker();
+                if (known && silo == null)
+                    break; // every worker's slots hold a video of this job: the next one to finish brings us back
+                var id = _queue.Dequeue();
                 if (_finished.Contains(id) || _inFlight.ContainsKey(id))
                     continue;
-                var silo = PickWorker();
                 if (silo != null)
                     RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
                 try
@@ -224,20 +229,32 @@ public sealed class IngestionJobGrain(
         }
     }
 
-    /// <summary>The active silo that hosts video grains and has the fewest of this job's videos in flight (ties in turn); null if none is known yet.</summary>
-    private SiloAddress? PickWorker()
+    /// <summary>
+    /// The active silo that hosts video grains and has the most free work slots for this job (ties in turn). A worker
+    /// gets no more of the job's videos than it has slots: the rest wait here, so a worker that runs faster (a quieter
+    /// core) takes more of them instead of all being split up front. Known false: no worker is known yet (place
+    /// without a hint); silo null with known true: every worker is full.
+    /// </summary>
+    private (bool Known, SiloAddress? Silo) PickWorker()
     {
         var manifest = manifests.Current;
         var workers = membership.CurrentSnapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active && manifest.Silos.TryGetValue(m.SiloAddress, out var g) && g.Grains.ContainsKey(VideoType))
             .Select(m => m.SiloAddress).OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
         if (workers.Count == 0)
-            return null;
+            return (false, null);
         var load = _inFlight.Values.Where(s => s != null).GroupBy(s => s!).ToDictionary(g => g.Key, g => g.Count());
         var turn = _placements++;
-        return workers.Select((s, i) => (s, n: load.GetValueOrDefault(s.ToParsableString()), order: (i - turn % workers.Count + workers.Count) % workers.Count))
-            .OrderBy(x => x.n).ThenBy(x => x.order).First().s;
+        var free = workers.Select((s, i) => (s, free: Slots(s) - load.GetValueOrDefault(s.ToParsableString()), order: (i - turn % workers.Count + workers.Count) % workers.Count))
+            .Where(x => x.free > 0).OrderByDescending(x => x.free).ThenBy(x => x.order).ToList();
+        return (true, free.Count > 0 ? free[0].s : null);
     }
+
+    /// <summary>A worker's work slots as its silo metadata gives them; a silo without that metadata is not bounded here.</summary>
+    private long Slots(SiloAddress silo) =>
+        services.GetService<ISiloMetadataCache>()?.GetSiloMetadata(silo).Metadata.TryGetValue(WorkSlots.MetadataKey, out var text) == true
+        && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var slots) && slots > 0
+            ? slots : int.MaxValue;
 
     private async Task MergeOrFailAsync()
     {

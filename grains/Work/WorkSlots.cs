@@ -16,6 +16,9 @@ public sealed class WorkSlots(int slots, ILogger<WorkSlots> logger) : IDisposabl
     private int _busy;
     private long _done;
 
+    /// <summary>The silo metadata key that tells jobs how many slots a silo has, so they hand it no more videos than it can run.</summary>
+    public const string MetadataKey = "gid.work-slots";
+
     /// <summary>Default size: one slot per core (each pipeline run computes on one thread, so results never depend on the core count).</summary>
     public static int DefaultSlots => Math.Max(1, Environment.ProcessorCount);
 

@@ -17,6 +17,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace GidCluster.Silo.Hosting;
 
@@ -99,6 +100,8 @@ public static class SiloHost
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
             });
+            // Jobs read each worker's slot count from here and keep at most that many of their videos on it.
+            silo.UseSiloMetadata(new Dictionary<string, string> { [WorkSlots.MetadataKey] = options.Slots.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             // On every silo: the Orleans dashboard collects each silo's grain statistics there; coordinators serve its pages.
             silo.AddDashboard();
             silo.Services.PostConfigure<GrainTypeOptions>(o => HostRoleGrains(o, options.IsCoordinator, options.IsWorker));

@@ -136,6 +136,32 @@ public sealed class DrillTests(DrillFixture fixture, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_job_keeps_no_more_videos_on_a_worker_than_its_work_slots()
+    {
+        var dir = Path.Combine(fixture.Dir.Path, "slots");
+        var (primary, gateway) = (FreePorts.Next(), FreePorts.Next());
+        using var coordinator = new SiloProcess("coord", SiloArgs("coordinator", dir, fixture.Videos, primary, primary, gateway), Token);
+        using var http = new HttpClient { BaseAddress = new Uri(await coordinator.ListeningAsync() + "/") };
+        using var w1 = new SiloProcess("w1", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway));
+        using var w2 = new SiloProcess("w2", SiloArgs("worker", dir, fixture.Videos, FreePorts.Next(), primary, gateway));
+        await Task.WhenAll(w1.ListeningAsync(), w2.ListeningAsync());
+        await Waits.UntilAsync(async () => (await ClusterAsync(http)).Silos.Count(s => s.Alive && s.Role == "worker") == 2, TimeSpan.FromSeconds(30), () => "two workers never joined");
+
+        // One slot per worker (SiloArgs): the other videos wait in the job, not queued on a worker, so whichever worker is free takes the next.
+        var job = await SubmitAsync(http, Token, fixture.VideoPaths, "slots");
+        JobView? view = null;
+        var most = 0;
+        while ((view = await ViewAsync(http, job))?.State is not ("succeeded" or "failed"))
+        {
+            most = Math.Max(most, view?.Running ?? 0);
+            await Task.Delay(50);
+        }
+        Assert.Equal("succeeded", view!.State);
+        Assert.InRange(most, 1, 2);
+        Assert.Equal(2, view.Videos.Select(v => v.Silo).Distinct().Count());
+    }
+
+    [Fact]
     public async Task The_embedded_default_killed_mid_job_finishes_after_a_restart()
     {
         using var data = Paths.NewTempDir("gid-up-kill");
