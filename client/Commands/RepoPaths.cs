@@ -13,6 +13,7 @@ public static class RepoPaths
             if (File.Exists(Path.Combine(dir.FullName, "GidCluster.sln")))
                 return dir.FullName;
         }
-        throw new InvalidOperationException("cannot find the GidCluster checkout (no GidCluster.sln above the program, and GID_HOME is not set)");
+        // Where the program runs from is the user's setup, not a bug: one line saying what to set.
+        throw new DirectoryNotFoundException($"cannot find the GidCluster checkout (no GidCluster.sln above {AppContext.BaseDirectory}): set GID_HOME to it, or run ./gid from it");
     }
 }
