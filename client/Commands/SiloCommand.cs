@@ -28,6 +28,7 @@ public static class SiloCommand
               --max-in-flight N     videos a job keeps started at once (default 64)
               --check-seconds S     how often a job checks its videos in flight (default 5)
               --reminder-seconds S  period of the reminders that re-drive unfinished work (default 60)
+              --drain-seconds S     on SIGTERM, how long running work gets to finish before the silo stops (default 40)
               --pipeline NAME       default ingestion pipeline ({string.Join(", ", IngestionPipelines.Names)})
               --id ID               silo name in membership (default host-pid)
               Stores: {SiloOptions.StoreHelp}.

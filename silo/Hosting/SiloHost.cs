@@ -107,11 +107,13 @@ public static class SiloHost
             silo.Services.PostConfigure<GrainTypeOptions>(o => HostRoleGrains(o, options.IsCoordinator, options.IsWorker));
         });
 
+        // After UseOrleans, so it stops before the silo does: running work finishes and reports while grain calls work.
+        builder.Services.AddHostedService(sp => new WorkDrain(sp.GetRequiredService<WorkSlots>(), options.Drain));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Drain + TimeSpan.FromSeconds(30));
+
         var app = builder.Build();
         if (options.IsCoordinator)
             app.Services.GetRequiredService<OrleansMeters>(); // listening from the start, so counters count from the start
-        // Queued and running work stops with the silo; the grains' reminders re-drive it.
-        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkSlots>().Stop());
         app.MapHealth();
         if (options.IsCoordinator)
         {

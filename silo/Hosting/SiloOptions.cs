@@ -107,6 +107,9 @@ public sealed record SiloOptions
     /// <summary>Period of the reminders that re-drive unfinished work after a crash.</summary>
     public TimeSpan Reminder { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>On SIGTERM, how long running work gets to finish before the silo stops (Kubernetes' default grace period is 30 s; the manifests give 60).</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(40);
+
     /// <summary>The pipeline of jobs that name none: dataprep, the ingestion the dataset is made of.</summary>
     public string DefaultPipeline { get; init; } = GidCluster.Silo.Ingestion.DataprepPipeline.Name;
 
@@ -131,6 +134,8 @@ public sealed record SiloOptions
             throw new ArgumentException("the API token must be at least 16 characters");
         if (Slots is < 1 or > 64)
             throw new ArgumentException("--slots must be between 1 and 64");
+        if (Drain > TimeSpan.FromHours(1))
+            throw new ArgumentException("--drain-seconds must be at most 3600");
         if (MaxInFlight is < 1 or > 100_000)
             throw new ArgumentException("--max-in-flight must be between 1 and 100000");
         if (IsAzure)
@@ -206,6 +211,7 @@ public sealed record SiloOptions
             MaxInFlight = (int)Number("max-in-flight", defaults.MaxInFlight, 1),
             Check = TimeSpan.FromSeconds(Number("check-seconds", defaults.Check.TotalSeconds)),
             Reminder = TimeSpan.FromSeconds(Number("reminder-seconds", defaults.Reminder.TotalSeconds)),
+            Drain = TimeSpan.FromSeconds(Number("drain-seconds", defaults.Drain.TotalSeconds, 0)),
             DefaultPipeline = One("pipeline") ?? defaults.DefaultPipeline,
             Tls = tlsCert is null && tlsKey is null && tlsCa is null ? ClusterTls.FromEnvironment(environment) : ClusterTls.Load(tlsCert, tlsKey, tlsCa),
         };

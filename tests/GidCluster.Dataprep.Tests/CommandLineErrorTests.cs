@@ -82,9 +82,11 @@ public partial class CommandLineErrorTests(BadInputs inputs) : IClassFixture<Bad
     // a stopped cluster (nothing listens on the discard port): the client says it cannot reach the gateway
     [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "runs --cluster 127.0.0.1:9")]
     [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "train launch --stage vae --dataset d --cluster 127.0.0.1:9")]
+    [InlineData("GID_NO_SUCH_VARIABLE is not set", "runs --cluster azure?connection-env=GID_NO_SUCH_VARIABLE")]
     // the picture commands: a missing picture, a missing model folder
     [InlineData("{d}/nope.png", "animate {d}/nope.png --model {d}/empty --out {d}/a.mp4")]
     [InlineData("{d}/nope", "interact {d}/plain.txt --model {d}/nope")]
+    [InlineData("--renderer r", "animate {d}/plain.txt --model {d}/empty --renderer r --out {d}/a.mp4")]
     public void Bad_input_ends_in_one_line_naming_it_and_exit_code_2(string names, string command)
     {
         var args = command.Replace("{d}", inputs.Dir.Path).Split(' ');
