@@ -41,6 +41,8 @@ public sealed class IngestionJobGrain(
     private const int MaxEvents = 50;
     private static readonly GrainType VideoType = GrainType.Create(GrainNames.VideoType);
 
+    /// <summary>Where workers' slot counts come from (absent in a silo built without silo metadata: then unbounded).</summary>
+    private readonly ISiloMetadataCache? _metadata = services.GetService<ISiloMetadataCache>();
     private readonly Dictionary<string, VideoStatus?> _videos = new(StringComparer.Ordinal);
     private readonly Dictionary<string, VideoTask> _tasks = new(StringComparer.Ordinal);
     private readonly Queue<string> _queue = new();
@@ -252,7 +254,7 @@ public sealed class IngestionJobGrain(
 
     /// <summary>A worker's work slots as its silo metadata gives them; a silo without that metadata is not bounded here.</summary>
     private long Slots(SiloAddress silo) =>
-        services.GetService<ISiloMetadataCache>()?.GetSiloMetadata(silo).Metadata.TryGetValue(WorkSlots.MetadataKey, out var text) == true
+        _metadata?.GetSiloMetadata(silo).Metadata.TryGetValue(WorkSlots.MetadataKey, out var text) == true
         && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var slots) && slots > 0
             ? slots : int.MaxValue;
 

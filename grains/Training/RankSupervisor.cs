@@ -208,7 +208,7 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
         var prefix = manifest.Contains('/') ? manifest[..(manifest.LastIndexOf('/') + 1)] : "";
         var local = Path.Combine(dir, "dataset");
         await foreach (var blob in blobs.ListAsync(prefix))
-            await DownloadAsync(blob.Path, Path.Combine(local, blob.Path[prefix.Length..]));
+            await DownloadAsync(blob.Path, blob.Sha256, Path.Combine(local, blob.Path[prefix.Length..]));
         return Path.Combine(local, manifest[prefix.Length..]);
     }
 
@@ -217,11 +217,11 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
     {
         if (request.Stage is "vae" or "renderer") return (null, null); // the renderer trains on the data alone
         var from = await Latest(request.From!, request.Stage == "ldm1" ? "vae" : "ldm1");
-        var file = await DownloadAsync(from.Path, Path.Combine(dir, "from", Path.GetFileName(from.Path)));
+        var file = await DownloadAsync(from.Path, from.Sha256, Path.Combine(dir, "from", Path.GetFileName(from.Path)));
         if (request.Stage == "ldm1") return (file, null);
         var parent = await grains.GetGrain<ITrainingRunGrain>(request.From!).GetDetails();
         var vae = await Latest(parent!.Launch!.From!, "vae");
-        return (await DownloadAsync(vae.Path, Path.Combine(dir, "from", Path.GetFileName(vae.Path))), file);
+        return (await DownloadAsync(vae.Path, vae.Sha256, Path.Combine(dir, "from", Path.GetFileName(vae.Path))), file);
     }
 
     /// <summary>The newest checkpoint file of run <paramref name="source"/>, which must be a run of <paramref name="stage"/>.</summary>
@@ -237,13 +237,10 @@ public sealed class RankSupervisor(string run, TrainLaunchRequest request, IGrai
             ?? throw new ArgumentException($"--from {source}: the run has no {name} checkpoint yet");
     }
 
-    private async Task<string> DownloadAsync(string blob, string target)
+    /// <summary>A blob to a local file through <see cref="BlobFiles"/>, checked against the recorded SHA-256 where there is one.</summary>
+    private async Task<string> DownloadAsync(string blob, string? sha256, string target)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        await using (var input = await blobs.OpenReadAsync(blob))
-        await using (var output = File.Create(target + ".part"))
-            await input.CopyToAsync(output);
-        File.Move(target + ".part", target, overwrite: true);
+        await BlobFiles.DownloadVerifiedAsync(blobs, blob, sha256, target, CancellationToken.None);
         return target;
     }
 

@@ -36,7 +36,8 @@ public static class GidProcess
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start gid to {purpose}");
         var tail = new Queue<string>();
         var errors = ReadErrorTailAsync(process, tail);
-        var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        // Its progress bars are for a person at a terminal; read and dropped so the pipe never fills.
+        var output = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
         try
         {
             await process.WaitForExitAsync(cancel);
