@@ -51,6 +51,8 @@ public static class RunsCommand
             Console.WriteLine($"run {d.Run.Id}: {d.Run.State}{(d.Run.Error is null ? "" : $" ({d.Run.Error})")}");
             if (d.Launch is { } l)
                 Console.WriteLine($"  stage {l.Stage}, dataset {l.Dataset}, {l.Ranks} rank(s), config {l.Config}{(l.From is null ? "" : $", from {l.From}")}, batch {l.BatchSize}/rank, {l.Steps} steps");
+            if (d.Attempt is { } attempt)
+                Console.WriteLine($"  ranks join (gid train join --run {d.Run.Id}): attempt {attempt}, {d.Joined} of {d.Launch?.Ranks} joined");
             Console.WriteLine(FormattableString.Invariant($"  step {d.Step?.ToString() ?? "-"}, loss {d.Loss?.ToString("G5") ?? "-"}, {d.SamplesPerSecond?.ToString("F2") ?? "-"} samples/s, {d.StepsPerSecond?.ToString("F2") ?? "-"} step/s, restarts {d.Restarts}"));
             foreach (var c in await grain.ListCheckpoints())
                 Console.WriteLine($"  checkpoint step {c.Step}: {string.Join(", ", c.Files.Select(f => $"{f.Path} ({f.Size} bytes)"))}");

@@ -172,4 +172,16 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 
     /// <summary>Counts a restart of all ranks after a failure (the rank supervisor calls it).</summary>
     Task RecordRestart(string reason);
+
+    /// <summary>
+    /// A rank of a run launched with placement <c>join</c> registers (again: <see cref="RankJoinRequest.Joiner"/> tells a
+    /// retry from a restarted rank, which ends the current attempt). Ranks wait until rank 0 has given its address.
+    /// </summary>
+    Task<RankAssignment> JoinRank(RankJoinRequest request);
+
+    /// <summary>A joined rank's sign of life; answers <see cref="RankOrders"/>: go on, restart (the attempt ended), or stop.</summary>
+    Task<string> RankHeartbeat(int rank, string joiner, int attempt);
+
+    /// <summary>A joined rank's process ended: all done once every rank succeeded; a failure restarts the attempt (bounded).</summary>
+    Task RankExited(int rank, string joiner, int attempt, int exitCode, string? error);
 }

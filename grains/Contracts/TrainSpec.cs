@@ -12,6 +12,12 @@ public sealed record TrainSpec
 {
     public static readonly string[] Stages = ["vae", "ldm1", "ldm2", "renderer"];
 
+    /// <summary>
+    /// Environment variable naming the address a rank's collective connections bind to (default 127.0.0.1): off one
+    /// machine, one the other ranks reach (a pod's IP).
+    /// </summary>
+    public const string RankAddressVariable = "GID_RANK_ADDR";
+
     /// <summary><c>vae</c>, <c>ldm1</c>, <c>ldm2</c> or <c>renderer</c>.</summary>
     public required string Stage { get; init; }
 

@@ -79,6 +79,9 @@ public partial class CommandLineErrorTests(BadInputs inputs) : IClassFixture<Bad
     [InlineData("bogus", "silo --role bogus --store sqlite:{d}/s.db --blob file:{d}/b")]
     [InlineData("bogus", "train launch --stage bogus --dataset d")]
     [InlineData("--ranks", "train launch --stage vae --dataset d --ranks x")]
+    [InlineData("bogus", "train launch --stage vae --dataset d --placement bogus")]
+    [InlineData("--run", "train join")]
+    [InlineData("RANK is not set", "train join --run r")]
     // a stopped cluster (nothing listens on the discard port): the client says it cannot reach the gateway
     [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "runs --cluster 127.0.0.1:9")]
     [InlineData("cannot reach the cluster's gateway at 127.0.0.1:9", "train launch --stage vae --dataset d --cluster 127.0.0.1:9")]

@@ -148,7 +148,9 @@ public sealed class ProcessGroup : IDisposable
         var port = EnvInt("MASTER_PORT");
         if (string.IsNullOrWhiteSpace(addr)) throw new InvalidOperationException("MASTER_ADDR is not set");
         var local = Environment.GetEnvironmentVariable("LOCAL_RANK") is { Length: > 0 } ? EnvInt("LOCAL_RANK") : 0;
-        return Init($"tcp://{addr}:{port}", rank, world, timeout, localRank: local, backend: Environment.GetEnvironmentVariable(BackendVariable));
+        // Off one machine the ranks' Gloo pairs must bind to an address the others reach (the pod's IP), not loopback.
+        var own = Environment.GetEnvironmentVariable(GidCluster.Contracts.TrainSpec.RankAddressVariable) is { Length: > 0 } a ? a : null;
+        return Init($"tcp://{addr}:{port}", rank, world, timeout, interfaceHost: own, localRank: local, backend: Environment.GetEnvironmentVariable(BackendVariable));
     }
 
     /// <summary>Reduces <paramref name="tensor"/> over all ranks, in place (contiguous; CPU for Gloo, this rank's GPU for NCCL).</summary>

@@ -45,8 +45,9 @@ public sealed class KustomizeManifestTests
         { "overlays/gpu-16/training.yaml", "value: \"16\"", "value: \"12\"", "WORLD_SIZE (12) must be parallelism (2) × NPROC_PER_NODE (8)", null },
         { "overlays/gpu-16/training.yaml", "nvidia.com/gpu: \"8\"\n            limits", "nvidia.com/gpu: \"4\"\n            limits", "nvidia.com/gpu request (4) and limit (8)", null },
         { "overlays/gpu-16/training.yaml", "  parallelism: 2", "  parallelism: 3", "parallelism (3) and completions (2)", null },
-        { "base/training.yaml", "value: gid-train-0.gid-train", "value: gid-train-1.gid-train", "MASTER_ADDR 'gid-train-1.gid-train'", null },
-        { "base/training.yaml", "  clusterIP: None\n", "", "must be headless", null },
+        { "base/training.yaml", "  backoffLimit: 3\n", "  backoffLimit: 0\n", "backoffLimit must be at least 1", null },
+        { "base/training.yaml", "                  fieldPath: status.podIP\n", "                  fieldPath: status.hostIP\n", "no POD_IP from the downward API (status.podIP)", null },
+        { "base/training.yaml", "\"train\", \"join\"", "\"train\", \"rank\"", "must run `gid train join --run RUN`", null },
         { "base/coordinator.yaml", "          readinessProbe:\n            httpGet:\n              path: /healthz\n              port: http\n            periodSeconds: 5\n", "", "container 'silo': no readinessProbe", null },
         { "base/worker.yaml", "path: /healthz\n              port: http\n            periodSeconds: 10", "path: /healthz\n              port: admin\n            periodSeconds: 10", "uses port 'admin'", null },
         { "base/coordinator.yaml", "name: gid-token", "name: gid-tokens", "refers to Secret 'gid-tokens'", null },
@@ -57,7 +58,7 @@ public sealed class KustomizeManifestTests
         { "base/coordinator.yaml", "              cpu: 500m\n", "", "resources.requests needs cpu and memory", null },
         { "base/secrets.yaml", "AccountKey=REPLACE-ME-base64-account-key", "AccountKey=" + Convert.ToBase64String(new byte[64]), "looks like a real account key", null },
         { "base/coordinator.yaml", "  blob: azure://gid-data", "  blobs: azure://gid-data", "key 'blob' of ConfigMap 'gid-config'", null },
-        { "base/training.yaml", "    app.kubernetes.io/name: gid-train\n  ports:", "    app.kubernetes.io/name: gid-trainer\n  ports:", "does not select the training pods", null },
+        { "base/training.yaml", "              value: /etc/gid/tls/ca.crt\n", "              value: /tmp/ca.crt\n", "GID_TLS_CA is not a file in a mounted volume", null },
         { "base/rbac.yaml", "\"patch\", \"delete\"]", "\"patch\"]", "Role/gid-silo: no 'delete' on pods", "base/rbac.yaml" },
         { "base/worker.yaml", "            - name: POD_NAMESPACE\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.namespace\n", "", "no POD_NAMESPACE from the downward API", "base/worker.yaml" },
         { "base/coordinator.yaml", "\"--gateway-port\", \"30000\"", "\"--gateway-port\", \"30001\"", "gateway port 30001 (--gateway-port) is not a containerPort", "base/coordinator.yaml" },
@@ -90,7 +91,7 @@ public sealed class KustomizeManifestTests
         File.WriteAllText(Path.Combine(dir.Path, "launch.sh"), script);
         // The launcher runs `gid ARGS`; this `gid` reports the environment it was given, and fails for one rank when asked.
         var gid = Path.Combine(dir.Path, "gid");
-        File.WriteAllText(gid, "#!/bin/sh\necho \"$RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $*\"\n[ \"${FAIL_RANK:-}\" != \"$RANK\" ]\n");
+        File.WriteAllText(gid, "#!/bin/sh\necho \"$RANK $LOCAL_RANK $WORLD_SIZE $*\"\n[ \"${FAIL_RANK:-}\" != \"$RANK\" ]\n");
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(gid, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Dictionary<string, string?> Env(string? failRank) => new()
@@ -99,15 +100,13 @@ public sealed class KustomizeManifestTests
             ["NODE_RANK"] = "1",
             ["NPROC_PER_NODE"] = "8",
             ["WORLD_SIZE"] = "16",
-            ["MASTER_ADDR"] = "gid-train-0.gid-train",
-            ["MASTER_PORT"] = "29500",
             ["FAIL_RANK"] = failRank,
         };
 
-        var ok = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train", "--run", "stage1"], TimeSpan.FromSeconds(30), environment: Env(null));
+        var ok = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train", "join", "--run", "stage1"], TimeSpan.FromSeconds(30), environment: Env(null));
         Assert.Equal(0, ok.ExitCode);
         var lines = ok.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().ToList();
-        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"{8 + i} {i} 16 gid-train-0.gid-train train --run stage1").Order(), lines);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"{8 + i} {i} 16 train join --run stage1").Order(), lines);
 
         var failed = Programs.Run("/bin/sh", [Path.Combine(dir.Path, "launch.sh"), "train"], TimeSpan.FromSeconds(30), environment: Env("11"));
         Assert.NotEqual(0, failed.ExitCode);

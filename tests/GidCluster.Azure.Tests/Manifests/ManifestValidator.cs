@@ -10,7 +10,8 @@ public sealed record ManifestReport(IReadOnlyList<string> Problems, int Pods, in
 /// Offline checks of a rendered GidCluster deployment: required fields, images, probes, resources,
 /// references (Secrets, ConfigMaps, Services, ports) that must resolve inside the render, the silo
 /// command line, placeholder-only secrets, and a training Job whose rank environment agrees with its
-/// shape (N pods × G GPUs = WORLD_SIZE). Returns every problem rather than stopping at the first.
+/// shape (N pods × G GPUs = WORLD_SIZE) and whose ranks can join their run (pod IP, cluster, TLS). Returns every
+/// problem rather than stopping at the first.
 /// </summary>
 public static partial class ManifestValidator
 {
@@ -86,7 +87,7 @@ public static partial class ManifestValidator
 
         if (!all.Any(o => Str(o, "kind") == "Job"))
             problems.Add("no training Job in the render");
-        foreach (var required in new[] { "Deployment/gid-coordinator", "Deployment/gid-worker", "Service/gid-coordinator", "Service/gid-gateway", "Service/gid-train", "ServiceAccount/gid", "Role/gid-silo", "RoleBinding/gid-silo" })
+        foreach (var required in new[] { "Deployment/gid-coordinator", "Deployment/gid-worker", "Service/gid-coordinator", "Service/gid-gateway", "ServiceAccount/gid", "Role/gid-silo", "RoleBinding/gid-silo" })
         {
             if (!all.Any(o => $"{Str(o, "kind")}/{Str(o, "metadata", "name")}" == required))
                 problems.Add($"{required} is missing from the render");
@@ -273,7 +274,9 @@ public static partial class ManifestValidator
         if (parallelism is null or < 1 || parallelism != completions)
             problems.Add($"{id}: parallelism ({parallelism}) and completions ({completions}) must be equal: every rank runs at once");
         if (Str(pod, "restartPolicy") != "Never")
-            problems.Add($"{id}: restartPolicy must be Never (a lost rank restarts the run, not itself)");
+            problems.Add($"{id}: restartPolicy must be Never (a failed pod is replaced by a new one, whose ranks join the run's next attempt)");
+        if (Int(job["spec"]?["backoffLimit"]) is null or < 1)
+            problems.Add($"{id}: backoffLimit must be at least 1: a failed pod is recreated and its ranks join the run's next attempt");
 
         var trainer = containers.FirstOrDefault();
         if (trainer is null)
@@ -293,25 +296,23 @@ public static partial class ManifestValidator
         if (rankFrom != "metadata.annotations['batch.kubernetes.io/job-completion-index']")
             problems.Add($"{id}: NODE_RANK must come from the job-completion-index annotation, not '{rankFrom}'");
 
-        // Rendezvous: pod 0 of the Job under its headless Service (hostname <job>-<index>, subdomain <service>).
-        var subdomain = Str(pod, "subdomain");
-        var master = EnvValue(trainer, "MASTER_ADDR");
-        if (master != $"{Str(job, "metadata", "name")}-0.{subdomain}")
-            problems.Add($"{id}: MASTER_ADDR '{master}' is not '<job>-0.<subdomain>' ('{Str(job, "metadata", "name")}-0.{subdomain}')");
-        if (subdomain is null || !services.TryGetValue(subdomain, out var rendezvous))
+        // Ranks join the run through its grain: the pod IP is the address they give, the cluster the silos' store.
+        var ip = Str(FindEnv(trainer, "POD_IP") ?? [], "valueFrom", "fieldRef", "fieldPath");
+        if (ip != "status.podIP")
+            problems.Add($"{id}: no POD_IP from the downward API (status.podIP): rank 0 gives it to the run grain as the rendezvous address");
+        var args = trainer["args"]?.AsArray().Select(x => (string?)x).ToList() ?? [];
+        if (args.Count < 3 || args[0] != "train" || args[1] != "join" || Option(args, "--run") is null)
+            problems.Add($"{id}: the launcher must run `gid train join --run RUN`, not `gid {string.Join(' ', args)}`");
+        var clusterRef = FindEnv(trainer, "GID_CLUSTER")?["valueFrom"]?["configMapKeyRef"];
+        var cluster = clusterRef is JsonObject cr && configMaps.TryGetValue(Str(cr, "name") ?? "", out var clusterMap)
+            ? Str(clusterMap, "data", Str(cr, "key") ?? "") : EnvValue(trainer, "GID_CLUSTER");
+        if (cluster is null || !(cluster == "azure" || cluster.StartsWith("azure?", StringComparison.Ordinal)))
+            problems.Add($"{id}: GID_CLUSTER is '{cluster}'; joining ranks find the gateways in the Azure membership table (azure or azure?…)");
+        foreach (var variable in new[] { "GID_TLS_CERT", "GID_TLS_KEY", "GID_TLS_CA" })
         {
-            problems.Add($"{id}: subdomain '{subdomain}' is not a Service in the render");
-        }
-        else
-        {
-            if (Str(rendezvous, "spec", "clusterIP") != "None")
-                problems.Add($"Service/{subdomain}: the rendezvous Service must be headless (clusterIP: None)");
-            var selector = Labels(rendezvous["spec"]?["selector"]);
-            if (selector.Count == 0 || selector.Any(kv => podLabels.GetValueOrDefault(kv.Key) != kv.Value))
-                problems.Add($"Service/{subdomain}: selector does not select the training pods");
-            var port = Int(EnvValue(trainer, "MASTER_PORT"));
-            if (!(rendezvous["spec"]?["ports"]?.AsArray().Any(p => Int(p!["port"]) == port) ?? false))
-                problems.Add($"{id}: MASTER_PORT ({port}) is not a port of Service/{subdomain}");
+            if (EnvValue(trainer, variable) is not { } file
+                || !(trainer["volumeMounts"]?.AsArray().Any(m => file.StartsWith(Str(m!.AsObject(), "mountPath") + "/", StringComparison.Ordinal)) ?? false))
+                problems.Add($"{id}: {variable} is not a file in a mounted volume: the gateways take mutual TLS only");
         }
 
         // The launcher (from a ConfigMap) turns NODE_RANK into per-process RANK and LOCAL_RANK.
