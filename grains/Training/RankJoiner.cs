@@ -26,6 +26,11 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
 
     private ITrainingRunGrain Grain => grains.GetGrain<ITrainingRunGrain>(run);
 
+    /// <summary>A call on the run grain that rides out a silo's death (the rank's process keeps training meanwhile).</summary>
+    private Task<T> Call<T>(Func<Task<T>> call) => GrainRetry.CallAsync(call, m => log.WriteLine($"rank {rank}: {m}"));
+
+    private Task Call(Func<Task> call) => GrainRetry.CallAsync(call, m => log.WriteLine($"rank {rank}: {m}"));
+
     /// <summary>Trains until the run ends; <paramref name="waitLimit"/> bounds each wait for the launch and the other ranks.</summary>
     public async Task<int> RunAsync(TimeSpan waitLimit, CancellationToken cancel)
     {
@@ -36,7 +41,7 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
         {
             var assignment = await JoinAsync(waitLimit, cancel);
             if (assignment.Status == RankAssignment.Ended)
-                return (await Grain.GetView())?.State == "succeeded" ? 0 : 1;
+                return (await Call(Grain.GetView))?.State == "succeeded" ? 0 : 1;
             if (workspace is null)
             {
                 workspace = new RunWorkspace(run, assignment.Launch!, Path.Combine(RankSupervisor.WorkDirectory(run), $"rank-{rank}"), grains, blobs);
@@ -50,7 +55,7 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
                 continue; // the grain ended the attempt: join the next one (or hear that the run is over)
             if (rank == 0)
                 await workspace.PublishIfMissingAsync(workspace.LatestCheckpoint());
-            await Grain.RankExited(rank, _joiner, assignment.Attempt, code.Value, error);
+            await Call(() => Grain.RankExited(rank, _joiner, assignment.Attempt, code.Value, error));
             if (code == 0)
                 await AwaitOthersAsync(assignment.Attempt, cancel);
         }
@@ -64,7 +69,7 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
         while (true)
         {
             var master = rank == 0 ? Endpoint(address, masterPort ?? FreePorts.Next()) : null;
-            var assignment = await Grain.JoinRank(new RankJoinRequest(rank, world, _joiner, master));
+            var assignment = await Call(() => Grain.JoinRank(new RankJoinRequest(rank, world, _joiner, master)));
             if (assignment.Message != said)
                 log.WriteLine($"rank {rank}: {said = assignment.Message}");
             if (assignment.Status != RankAssignment.Wait)
@@ -94,7 +99,7 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
                 if (await Task.WhenAny(exit, Task.Delay(Beat, cancel)) == exit)
                     break;
                 cancel.ThrowIfCancellationRequested();
-                var order = await Grain.RankHeartbeat(rank, _joiner, assignment.Attempt);
+                var order = await Call(() => Grain.RankHeartbeat(rank, _joiner, assignment.Attempt));
                 if (order != RankOrders.Continue)
                 {
                     log.WriteLine($"rank {rank}: attempt {assignment.Attempt} ended by the run ({order}); stopping this rank's process");
@@ -120,7 +125,7 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
     /// <summary>After this rank succeeded: heartbeats until every rank has (the run ends) or another failed (a new attempt).</summary>
     private async Task AwaitOthersAsync(int attempt, CancellationToken cancel)
     {
-        while (await Grain.RankHeartbeat(rank, _joiner, attempt) == RankOrders.Continue)
+        while (await Call(() => Grain.RankHeartbeat(rank, _joiner, attempt)) == RankOrders.Continue)
             await Task.Delay(Beat, cancel);
     }
 }

@@ -50,7 +50,7 @@ public sealed class RunWorkspace(string run, TrainLaunchRequest request, string 
             if (line.StartsWith("METRIC ", StringComparison.Ordinal))
             {
                 var m = JsonNode.Parse(line["METRIC ".Length..])!;
-                await Grain.RecordStep(m["Step"]!.GetValue<long>(), m["Loss"]!.GetValue<double>(), m["SamplesPerSecond"]!.GetValue<double>(), m["StepsPerSecond"]!.GetValue<double>());
+                await GrainRetry.CallAsync(() => Grain.RecordStep(m["Step"]!.GetValue<long>(), m["Loss"]!.GetValue<double>(), m["SamplesPerSecond"]!.GetValue<double>(), m["StepsPerSecond"]!.GetValue<double>()));
             }
             else if (line.StartsWith("CHECKPOINT ", StringComparison.Ordinal))
             {
@@ -70,7 +70,7 @@ public sealed class RunWorkspace(string run, TrainLaunchRequest request, string 
             var info = await blobs.PutAsync($"runs/{run}/{Path.GetFileName(Path.GetDirectoryName(file))}/{Path.GetFileName(file)}", stream);
             files.Add(new CheckpointFileView(info.Path, info.Size, info.Sha256 ?? throw new InvalidOperationException($"the blob store recorded no sha256 for {info.Path}")));
         }
-        await Grain.RecordCheckpoint(step, files);
+        await GrainRetry.CallAsync(() => Grain.RecordCheckpoint(step, files));
     }
 
     /// <summary>Publishes the local checkpoint whose model file is <paramref name="model"/> unless the run grain has its step.</summary>
@@ -79,7 +79,7 @@ public sealed class RunWorkspace(string run, TrainLaunchRequest request, string 
         if (model is null) return;
         var folder = Path.GetDirectoryName(model)!;
         var step = long.Parse(Path.GetFileName(folder)["step-".Length..], NumberStyles.Integer, CultureInfo.InvariantCulture);
-        if ((await Grain.ListCheckpoints()).Any(c => c.Step == step)) return;
+        if ((await GrainRetry.CallAsync(Grain.ListCheckpoints)).Any(c => c.Step == step)) return;
         await PublishAsync(step, Directory.GetFiles(folder).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
     }
 
@@ -165,7 +165,7 @@ public sealed class RunWorkspace(string run, TrainLaunchRequest request, string 
         var folder = Path.Combine(Output, $"step-{step:D8}");
         var local = Path.Combine(folder, name);
         if (File.Exists(local)) return local;
-        var recorded = (await Grain.ListCheckpoints()).FirstOrDefault(c => c.Step == step)
+        var recorded = (await GrainRetry.CallAsync(Grain.ListCheckpoints)).FirstOrDefault(c => c.Step == step)
             ?? throw new InvalidOperationException($"run {run} has no checkpoint at step {step}");
         var file = recorded.Files.FirstOrDefault(f => f.Path.EndsWith("/" + name, StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"run {run}: the checkpoint at step {step} has no {name}");

@@ -90,4 +90,63 @@ public sealed class TrainJoinTests
         Assert.Contains("WORLD_SIZE 3 does not match run joined, launched with --ranks 2", wrong.Stderr);
         Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
     }
+
+    /// <summary>
+    /// The silo holding the run grain dies while joined ranks train (<c>gid up</c> SIGKILLed, then restarted on the same
+    /// ports and state): the ranks' processes are not the silo's, so they train on; the joiners' calls fail until the
+    /// grain is back, are retried, and the run ends with no restart, bitwise equal to the same run left alone.
+    /// </summary>
+    [Fact]
+    public async Task Joined_ranks_train_through_the_death_of_the_run_grain_s_silo()
+    {
+        using var data = Paths.NewTempDir("gid-train-join-silo");
+        var dataset = MakeDataset(data.Path);
+        var state = Path.Combine(data.Path, "state");
+        var env = new Dictionary<string, string> { ["GID_DATA"] = state, ["GID_RUNS_DIR"] = Path.Combine(data.Path, "runs") };
+        // Fixed ports: the joiners' clients know the gateway only by its address.
+        string[] upArgs = ["up", "--port", $"{Loopback.FreePort()}", "--gateway-port", $"{Loopback.FreePort()}", "--silo-port", $"{Loopback.FreePort()}"];
+        var clientEnv = new Dictionary<string, string?> { ["GID_DATA"] = state, ["GID_CLUSTER"] = null, ["GID_BLOB"] = null };
+        ProgramResult Client(params string[] args) => Programs.Run("dotnet", [Gid, .. args], TimeSpan.FromSeconds(120), environment: clientEnv);
+        string[] launch = ["train", "launch", "--stage", "vae", "--dataset", dataset, "--ranks", "2", "--batch", "1", "--steps", "18",
+            "--checkpoint-every", "3", "--frame-size", "64x32", "--seed", "5", "--max-restarts", "0", "--placement", "join"];
+        SiloProcess Joiner(string run, int rank) => new($"{run}-{rank}", ["train", "join", "--run", run], program: "gid.dll", environment: new Dictionary<string, string>
+        {
+            ["GID_DATA"] = state,
+            ["GID_RUNS_DIR"] = Path.Combine(data.Path, $"pod-{rank}"),
+            ["RANK"] = $"{rank}",
+            ["WORLD_SIZE"] = "2",
+        });
+        string Checkpoint(string run, int step) => Path.Combine(data.Path, "pod-0", run, "rank-0", "checkpoints", $"step-{step:D8}", "vae.pt");
+
+        var first = new SiloProcess("up", upArgs, program: "gid.dll", environment: env);
+        await first.ListeningAsync();
+        Check(Client([.. launch, "--run", "drill"]));
+        using var drill0 = Joiner("drill", 0);
+        using var drill1 = Joiner("drill", 1);
+        await Waits.UntilAsync(() => Task.FromResult(File.Exists(Checkpoint("drill", 3))), TimeSpan.FromMinutes(8),
+            () => Client("runs", "show", "drill").Combined + drill0.Output + drill1.Output);
+        first.Kill();
+        first.Dispose();
+        await drill0.NextLineAsync("the cluster did not answer", TimeSpan.FromSeconds(60));
+        using var second = new SiloProcess("up2", upArgs, program: "gid.dll", environment: env);
+        await second.ListeningAsync();
+
+        await Waits.UntilAsync(() => Task.FromResult(drill0.HasExited && drill1.HasExited), TimeSpan.FromMinutes(10),
+            () => Client("runs", "show", "drill").Combined + drill0.Output + drill1.Output);
+        var shown = Client("runs", "show", "drill").Stdout;
+        Assert.True(shown.Contains("run drill: succeeded", StringComparison.Ordinal), shown + drill0.Output + drill1.Output);
+        Assert.Contains("restarts 0", shown);
+        Assert.Contains("checkpoint step 18: runs/drill/step-00000018/config.json", shown);
+
+        Check(Client([.. launch, "--run", "clean"]));
+        using (var clean0 = Joiner("clean", 0))
+        using (var clean1 = Joiner("clean", 1))
+        {
+            await Waits.UntilAsync(() => Task.FromResult(clean0.HasExited && clean1.HasExited), TimeSpan.FromMinutes(10),
+                () => Client("runs", "show", "clean").Combined + clean0.Output + clean1.Output);
+        }
+        Assert.Contains("run clean: succeeded", Client("runs", "show", "clean").Stdout);
+        AssertPulledRunsEqual(Client, data.Path, "drill", "clean", step: 18);
+        Assert.Equal(0, second.Terminate(TimeSpan.FromSeconds(30)));
+    }
 }
