@@ -32,18 +32,11 @@ public sealed class TrainJoinTests
         Assert.Contains("gid train join --run joined", launched.Stdout);
         Check(Client([.. launch, "--run", "clean"]));
 
-        // Each joiner as on its own machine: its own work folder (GID_RUNS_DIR); rank 1 first, so it waits for rank 0.
+        // Rank 1 first, so it waits for rank 0.
         string Folder(int rank) => Path.Combine(data.Path, $"pod-{rank}");
-        SiloProcess Joiner(int rank) => new($"rank-{rank}", ["train", "join", "--run", "joined"], program: "gid.dll", environment: new Dictionary<string, string>
-        {
-            ["GID_DATA"] = state,
-            ["GID_RUNS_DIR"] = Folder(rank),
-            ["RANK"] = $"{rank}",
-            ["WORLD_SIZE"] = "2",
-        });
-        using var rank1 = Joiner(1);
+        using var rank1 = Joiner(data.Path, state, "joined", 1);
         await rank1.NextLineAsync("waiting for rank 0", TimeSpan.FromSeconds(60));
-        using var rank0 = Joiner(0);
+        using var rank0 = Joiner(data.Path, state, "joined", 0);
         string Checkpoint(int step) => Path.Combine(Folder(0), "joined", "rank-0", "checkpoints", $"step-{step:D8}", "vae.pt");
         string Describe() => Client("runs", "show", "joined").Combined + rank0.Output + rank1.Output;
 
@@ -59,7 +52,7 @@ public sealed class TrainJoinTests
             TimeSpan.FromMinutes(5), Describe);
         rank1.Kill();
         Assert.False(File.Exists(Checkpoint(24)), "the run ended before the pod could be lost: give it more steps\n" + Describe());
-        using var replaced = Joiner(1);
+        using var replaced = Joiner(data.Path, state, "joined", 1);
         await replaced.NextLineAsync("attempt 3: rank 0 at", TimeSpan.FromMinutes(3));
 
         foreach (var run in new[] { "joined", "clean" })
@@ -109,20 +102,13 @@ public sealed class TrainJoinTests
         ProgramResult Client(params string[] args) => Programs.Run("dotnet", [Gid, .. args], TimeSpan.FromSeconds(120), environment: clientEnv);
         string[] launch = ["train", "launch", "--stage", "vae", "--dataset", dataset, "--ranks", "2", "--batch", "1", "--steps", "18",
             "--checkpoint-every", "3", "--frame-size", "64x32", "--seed", "5", "--max-restarts", "0", "--placement", "join"];
-        SiloProcess Joiner(string run, int rank) => new($"{run}-{rank}", ["train", "join", "--run", run], program: "gid.dll", environment: new Dictionary<string, string>
-        {
-            ["GID_DATA"] = state,
-            ["GID_RUNS_DIR"] = Path.Combine(data.Path, $"pod-{rank}"),
-            ["RANK"] = $"{rank}",
-            ["WORLD_SIZE"] = "2",
-        });
         string Checkpoint(string run, int step) => Path.Combine(data.Path, "pod-0", run, "rank-0", "checkpoints", $"step-{step:D8}", "vae.pt");
 
         var first = new SiloProcess("up", upArgs, program: "gid.dll", environment: env);
         await first.ListeningAsync();
         Check(Client([.. launch, "--run", "drill"]));
-        using var drill0 = Joiner("drill", 0);
-        using var drill1 = Joiner("drill", 1);
+        using var drill0 = Joiner(data.Path, state, "drill", 0);
+        using var drill1 = Joiner(data.Path, state, "drill", 1);
         await Waits.UntilAsync(() => Task.FromResult(File.Exists(Checkpoint("drill", 3))), TimeSpan.FromMinutes(8),
             () => Client("runs", "show", "drill").Combined + drill0.Output + drill1.Output);
         first.Kill();
@@ -139,8 +125,8 @@ public sealed class TrainJoinTests
         Assert.Contains("checkpoint step 18: runs/drill/step-00000018/config.json", shown);
 
         Check(Client([.. launch, "--run", "clean"]));
-        using (var clean0 = Joiner("clean", 0))
-        using (var clean1 = Joiner("clean", 1))
+        using (var clean0 = Joiner(data.Path, state, "clean", 0))
+        using (var clean1 = Joiner(data.Path, state, "clean", 1))
         {
             await Waits.UntilAsync(() => Task.FromResult(clean0.HasExited && clean1.HasExited), TimeSpan.FromMinutes(10),
                 () => Client("runs", "show", "clean").Combined + clean0.Output + clean1.Output);
@@ -149,4 +135,14 @@ public sealed class TrainJoinTests
         AssertPulledRunsEqual(Client, data.Path, "drill", "clean", step: 18);
         Assert.Equal(0, second.Terminate(TimeSpan.FromSeconds(30)));
     }
+
+    /// <summary><c>gid train join --run RUN</c> as rank <paramref name="rank"/> of 2, as on its own machine: its own work folder (<c>DIR/pod-RANK</c>).</summary>
+    private static SiloProcess Joiner(string dir, string state, string run, int rank) =>
+        new($"{run}-{rank}", ["train", "join", "--run", run], program: "gid.dll", environment: new Dictionary<string, string>
+        {
+            ["GID_DATA"] = state,
+            ["GID_RUNS_DIR"] = Path.Combine(dir, $"pod-{rank}"),
+            ["RANK"] = $"{rank}",
+            ["WORLD_SIZE"] = "2",
+        });
 }
