@@ -74,8 +74,11 @@ public sealed record RendererConfig(long[] Channels, long[] Blocks, long NormGro
     }
 }
 
-/// <summary>A bad configuration value: names the key (dotted, as written in the file and on the command line).</summary>
-public sealed class ConfigException(string key, string problem) : Exception($"config key '{key}': {problem}")
+/// <summary>
+/// A bad configuration value: names the key (dotted, as written in the file and on the command line). An
+/// <see cref="ArgumentException"/>, so the CLI reports it as bad input in one line rather than as an internal error.
+/// </summary>
+public sealed class ConfigException(string key, string problem) : ArgumentException($"config key '{key}': {problem}")
 {
     public string Key { get; } = key;
 }
