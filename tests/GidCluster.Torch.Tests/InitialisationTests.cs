@@ -30,6 +30,10 @@ public class InitialisationTests
         AssertFinite(linear, "Linear");
         AssertUniform(linear.weight, 1 / Math.Sqrt(64), "Linear weight");
         AssertUniform(linear.bias!, 1 / Math.Sqrt(64), "Linear bias");
+        using var models = new AutocastLinear(64, 32); // the models' linear layer
+        AssertFinite(models, "AutocastLinear");
+        AssertUniform(models.weight, 1 / Math.Sqrt(64), "AutocastLinear weight");
+        AssertUniform(models.bias!, 1 / Math.Sqrt(64), "AutocastLinear bias");
         using var conv = nn.Conv2d(16, 128, 3); // 128 biases: with 24 the span test failed ~3% of runs by chance
         AssertFinite(conv, "Conv2d");
         AssertUniform(conv.weight, 1 / Math.Sqrt(16 * 9), "Conv2d weight");
@@ -54,6 +58,11 @@ public class InitialisationTests
         AssertFinite(layer, "LayerNorm");
         Assert.All(layer.weight!.ToArray<float>(), w => Assert.Equal(1f, w));
         Assert.All(layer.bias!.ToArray<float>(), b => Assert.Equal(0f, b));
+        // The models' norms (Autocast*): the same start.
+        using var modelGroup = new AutocastGroupNorm(4, 64);
+        using var modelLayer = new AutocastLayerNorm(32);
+        foreach (var (name, p) in modelGroup.named_parameters().Concat(modelLayer.named_parameters()))
+            Assert.All(p.ToArray<float>(), v => Assert.Equal(name == "weight" ? 1f : 0f, v));
     }
 
     [Fact]

@@ -146,12 +146,14 @@ public static class LayerProbe
                     break;
                 case Conv2d:
                     throw new InvalidOperationException($"{source} builds nn.Conv2d directly: models use Layers.Conv2d (oneDNN's AVX-512 workaround)");
-                case GroupNorm norm:
-                    yield return new LayerCase(source, "groupnorm", 3, norm.weight!.shape[0], norm.num_groups, 0, 0, 0, 4, 4);
+                case AutocastGroupNorm norm:
+                    yield return new LayerCase(source, "groupnorm", 3, norm.Channels, norm.Groups, 0, 0, 0, 4, 4);
                     break;
-                case Linear linear:
-                    yield return new LayerCase(source, "linear", 3, linear.in_features, linear.out_features, 0, 0, 0, 0, 0);
+                case AutocastLinear linear:
+                    yield return new LayerCase(source, "linear", 3, linear.InFeatures, linear.OutFeatures, 0, 0, 0, 0, 0);
                     break;
+                case GroupNorm or Linear or LayerNorm:
+                    throw new InvalidOperationException($"{source} builds {m.GetType().Name} directly: models use the Autocast* layers (bf16 training)");
             }
         }
     }

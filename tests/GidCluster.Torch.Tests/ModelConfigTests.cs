@@ -14,6 +14,18 @@ public sealed class ModelConfigTests
         Assert.Equal(name, config.Name);
         Assert.Equal(8, config.Vae.DownFactor);
         Assert.Equal(1000, config.Unet.Timesteps);
+        Assert.Equal(name == "paper" ? "bf16" : "fp32", config.Precision);
+    }
+
+    /// <summary>A config saved before the precision key existed reads as float32; the key overrides like any other.</summary>
+    [Fact]
+    public void Precision_defaults_to_fp32_and_overrides()
+    {
+        var old = System.Text.Json.Nodes.JsonNode.Parse(ModelConfig.Load("tiny").ToJson())!.AsObject();
+        Assert.True(old.Remove("precision"));
+        var json = old.ToJsonString();
+        Assert.Equal("fp32", ModelConfig.Parse(json, "old config.json").Precision);
+        Assert.Equal("bf16", ModelConfig.Load("tiny", ["precision=bf16"]).Precision);
     }
 
     [Fact]
@@ -38,6 +50,7 @@ public sealed class ModelConfigTests
     [InlineData("vae.channel_mult=1,2", "unet.down_factor", "down factor")]
     [InlineData("renderer.blocks=1,1", "renderer.blocks", "renderer.channels has 3")]
     [InlineData("nosection.x=1", "nosection.x", "not a config section")]
+    [InlineData("precision=fp8", "precision", "'fp8' is not one of fp32, bf16")]
     public void Bad_values_name_the_key(string assignment, string key, string problem)
     {
         var error = Assert.Throws<ConfigException>(() => ModelConfig.Load("tiny", [assignment]));

@@ -23,9 +23,10 @@ public sealed class ModelGoldenTests
 
     /// <summary>
     /// Runs <paramref name="body"/> with <c>t</c> = the dumped tensors (params as <c>p.NAME</c>), expecting it to set
-    /// <c>y</c> and leave the leaves' gradients after <c>y.backward(t['g'])</c>; returns Python's tensors.
+    /// <c>y</c>, then <paramref name="after"/>, and to leave the leaves' gradients after <c>y.backward(t['g'])</c>; returns
+    /// Python's tensors. With <paramref name="autocast"/> the body runs under <see cref="AutocastTests.TorchAutocast"/>.
     /// </summary>
-    private static Dictionary<string, Tensor> Reference(nn.Module module, Dictionary<string, Tensor> inputs, string body)
+    internal static Dictionary<string, Tensor> Reference(nn.Module module, Dictionary<string, Tensor> inputs, string body, string after = "", bool autocast = false)
     {
         using var dir = Paths.NewTempDir("gid-model-golden");
         var all = new Dictionary<string, Tensor>(inputs);
@@ -39,10 +40,10 @@ public sealed class ModelGoldenTests
             for k in t: t[k].requires_grad_(k != 'g')
             p = {k[2:]: v for k, v in t.items() if k.startswith('p.')}
 
-            """ + body + """
+            """ + (autocast ? AutocastTests.TorchAutocast(body) : body) + "\n" + after + """
 
             y.backward(t['g'])
-            out = {'y': y}
+            out = {'y': y.float()}
             for k, v in t.items():
                 if v.grad is not None: out['grad.' + k] = v.grad
             dump(out, sys.argv[2])
@@ -78,15 +79,18 @@ public sealed class ModelGoldenTests
         var inputs = new Dictionary<string, Tensor> { ["x"] = Leaf(2, 2, 6, 5, 4), ["emb"] = Leaf(3, 2, 5) };
         var y = block.call(inputs["x"], inputs["emb"]);
         inputs["g"] = torch.randn(y.shape, generator: new torch.Generator(4));
-        var expected = Reference(block, inputs, """
-            x, emb = t['x'], t['emb']
-            h = F.conv2d(F.silu(F.group_norm(x, 2, p['norm1.weight'], p['norm1.bias'])), p['conv1.weight'], p['conv1.bias'], padding=1)
-            h = h + F.linear(F.silu(emb), p['time_emb_proj.weight'], p['time_emb_proj.bias'])[:, :, None, None]
-            h = F.conv2d(F.silu(F.group_norm(h, 2, p['norm2.weight'], p['norm2.bias'])), p['conv2.weight'], p['conv2.bias'], padding=1)
-            y = F.conv2d(x, p['skip.weight'], p['skip.bias']) + h
-            """);
+        var expected = Reference(block, inputs, ResBlockReference);
         Compare("ResBlock", block, inputs, y, expected);
     }
+
+    /// <summary>ResBlock(6 → 8, 2 groups, embedding 5) in functional torch.</summary>
+    internal const string ResBlockReference = """
+        x, emb = t['x'], t['emb']
+        h = F.conv2d(F.silu(F.group_norm(x, 2, p['norm1.weight'], p['norm1.bias'])), p['conv1.weight'], p['conv1.bias'], padding=1)
+        h = h + F.linear(F.silu(emb), p['time_emb_proj.weight'], p['time_emb_proj.bias'])[:, :, None, None]
+        h = F.conv2d(F.silu(F.group_norm(h, 2, p['norm2.weight'], p['norm2.bias'])), p['conv2.weight'], p['conv2.bias'], padding=1)
+        y = F.conv2d(x, p['skip.weight'], p['skip.bias']) + h
+        """;
 
     [Fact]
     public void SpatialAttention_matches_nn_MultiheadAttention()
@@ -97,23 +101,30 @@ public sealed class ModelGoldenTests
         var inputs = new Dictionary<string, Tensor> { ["x"] = Leaf(6, 2, 8, 3, 4) };
         var y = block.call(inputs["x"]);
         inputs["g"] = torch.randn(y.shape, generator: new torch.Generator(7));
-        var expected = Reference(block, inputs, """
-            x = t['x']
-            mha = nn.MultiheadAttention(8, 2, batch_first=True)
-            mha.in_proj_weight = nn.Parameter(p['attn.to_qkv.weight']); mha.in_proj_bias = nn.Parameter(p['attn.to_qkv.bias'])
-            mha.out_proj.weight = nn.Parameter(p['attn.proj_out.weight']); mha.out_proj.bias = nn.Parameter(p['attn.proj_out.bias'])
-            B, C, H, W = x.shape
-            tokens = F.group_norm(x, 4, p['norm.weight'], p['norm.bias']).flatten(2).transpose(1, 2)
-            a = mha(tokens, tokens, tokens, need_weights=False)[0]
-            y = x + a.transpose(1, 2).reshape(B, C, H, W)
-            y.backward(t['g'], retain_graph=True)
-            for k, q in [('attn.to_qkv.weight', mha.in_proj_weight), ('attn.to_qkv.bias', mha.in_proj_bias),
-                         ('attn.proj_out.weight', mha.out_proj.weight), ('attn.proj_out.bias', mha.out_proj.bias)]:
-                p[k].grad = q.grad.clone()
-            x.grad = None; p['norm.weight'].grad = None; p['norm.bias'].grad = None
-            """);
+        var expected = Reference(block, inputs, SpatialAttentionReference, SpatialAttentionGradients);
         Compare("SpatialAttention", block, inputs, y, expected);
     }
+
+    /// <summary>SpatialAttention(8 channels, 2 heads, 4 groups) through nn.MultiheadAttention.</summary>
+    internal const string SpatialAttentionReference = """
+        x = t['x']
+        mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        mha.in_proj_weight = nn.Parameter(p['attn.to_qkv.weight']); mha.in_proj_bias = nn.Parameter(p['attn.to_qkv.bias'])
+        mha.out_proj.weight = nn.Parameter(p['attn.proj_out.weight']); mha.out_proj.bias = nn.Parameter(p['attn.proj_out.bias'])
+        B, C, H, W = x.shape
+        tokens = F.group_norm(x, 4, p['norm.weight'], p['norm.bias']).flatten(2).transpose(1, 2)
+        a = mha(tokens, tokens, tokens, need_weights=False)[0]
+        y = x + a.transpose(1, 2).reshape(B, C, H, W)
+        """;
+
+    /// <summary>nn.MultiheadAttention holds its own parameters: their gradients are copied to the dumped ones.</summary>
+    internal const string SpatialAttentionGradients = """
+        y.backward(t['g'], retain_graph=True)
+        for k, q in [('attn.to_qkv.weight', mha.in_proj_weight), ('attn.to_qkv.bias', mha.in_proj_bias),
+                     ('attn.proj_out.weight', mha.out_proj.weight), ('attn.proj_out.bias', mha.out_proj.bias)]:
+            p[k].grad = q.grad.clone()
+        x.grad = None; p['norm.weight'].grad = None; p['norm.bias'].grad = None
+        """;
 
     [Fact]
     public void FrequencyAttention_matches_nn_MultiheadAttention_across_slices()

@@ -285,6 +285,46 @@ public sealed class TrainerTests(TrainerTests.Corpus corpus) : IClassFixture<Tra
         }
     }
 
+    /// <summary>
+    /// <c>precision=bf16</c> reaches the rank process's forward pass: the VAE's loss on the fixed batch differs from the fp32
+    /// run's (same seed, weights and draws) by under 1% but not 0, the log says so, the config beside the checkpoint records
+    /// it, and the checkpoint holds float32 tensors only as python3-torch loads it (model, EMA, optimizer state). A precision
+    /// that does not exist is refused, naming the key and the allowed values.
+    /// </summary>
+    [Fact]
+    public void Precision_bf16_reaches_the_rank_and_its_checkpoint_stays_float32()
+    {
+        var fp32 = corpus.Spec("vae", "precision-fp32") with { Steps = 1, WarmupSteps = 0 };
+        var bf16 = fp32 with { Output = Path.Combine(corpus.Dir, "precision-bf16"), Overrides = ["precision=bf16"] };
+        var (a, b) = (Train(fp32, fp32.Output + ".json"), Train(bf16, bf16.Output + ".json"));
+        Check(a);
+        Check(b);
+        static double FixedLoss(ProgramResult r) => double.Parse(
+            r.Stdout.Split('\n').First(l => l.StartsWith(RankProcess.FixedLossPrefix, StringComparison.Ordinal)).Split(' ')[2], CultureInfo.InvariantCulture);
+        var (l32, l16) = (FixedLoss(a), FixedLoss(b));
+        var relative = Math.Abs(l16 - l32) / l32;
+        Assert.True(relative is > 0 and < 1e-2, $"fixed-batch loss fp32 {l32}, bf16 {l16}");
+        Assert.Contains("precision: bf16 autocast", b.Stderr);
+        Assert.DoesNotContain("autocast", a.Stderr);
+        var dir = Path.Combine(bf16.Output, Trainer.StepFolder(1));
+        Assert.Equal("bf16", ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName)).Precision);
+        var dtypes = Programs.RunPython("""
+            import sys, torch
+            def walk(o):
+                if isinstance(o, torch.Tensor): yield str(o.dtype)
+                elif isinstance(o, dict): yield from (d for v in o.values() for d in walk(v))
+                elif isinstance(o, (list, tuple)): yield from (d for v in o for d in walk(v))
+            c = torch.load(sys.argv[1])
+            print(sorted(set(d for k in ('model', 'ema', 'optimizer') for d in walk(c[k]) if 'float' in d or 'bfloat' in d)))
+            """, [Path.Combine(dir, "vae.pt")], TimeSpan.FromMinutes(2));
+        Assert.Equal("['torch.float32']", dtypes.Trim());
+
+        var bad = fp32 with { Output = Path.Combine(corpus.Dir, "precision-bad"), Overrides = ["precision=fp8"] };
+        var refused = Train(bad, bad.Output + ".json");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("config key 'precision': 'fp8' is not one of fp32, bf16", refused.Stderr);
+    }
+
     [Theory]
     [InlineData("mystery", "stage 'mystery'")]
     [InlineData("ldm1", "needs the VAE checkpoint")]

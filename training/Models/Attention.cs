@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,8 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class MultiHeadSelfAttention : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear to_qkv;
-    private readonly Linear proj_out;
+    private readonly AutocastLinear to_qkv;
+    private readonly AutocastLinear proj_out;
     private readonly long _heads;
 
     public MultiHeadSelfAttention(long channels, long heads, bool zeroOutput = false) : base(nameof(MultiHeadSelfAttention))
@@ -20,8 +21,8 @@ public sealed class MultiHeadSelfAttention : nn.Module<Tensor, Tensor>
         if (heads <= 0 || channels % heads != 0)
             throw new ArgumentException($"attention heads {heads} do not divide {channels} channels");
         _heads = heads;
-        to_qkv = nn.Linear(channels, 3 * channels);
-        proj_out = nn.Linear(channels, channels);
+        to_qkv = new AutocastLinear(channels, 3 * channels);
+        proj_out = new AutocastLinear(channels, channels);
         register_module(nameof(to_qkv), to_qkv);
         register_module(nameof(proj_out), proj_out);
         if (zeroOutput)
@@ -41,8 +42,9 @@ public sealed class MultiHeadSelfAttention : nn.Module<Tensor, Tensor>
         // [N, L, 3C] → 3 × [N, heads, L, d]
         var qkv = to_qkv.call(x).reshape(n, l, 3, _heads, d).permute(2, 0, 3, 1, 4);
         var (q, k, v) = (qkv[0], qkv[1], qkv[2]);
-        var weights = matmul(q, k.transpose(-2, -1)).mul(1.0 / Math.Sqrt(d)).softmax(-1);
-        var h = matmul(weights, v).permute(0, 2, 1, 3).reshape(n, l, c);
+        // Q scaled before the product, as nn.MultiheadAttention does; the products follow autocast, the softmax is float32.
+        var weights = Autocast.Softmax(Autocast.MatMul(q.div(Math.Sqrt(d)), k.transpose(-2, -1)), -1);
+        var h = Autocast.MatMul(weights, v).permute(0, 2, 1, 3).reshape(n, l, c);
         return proj_out.call(h).MoveToOuterDisposeScope();
     }
 }
@@ -53,7 +55,7 @@ public sealed class MultiHeadSelfAttention : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class SpatialAttention : nn.Module<Tensor, Tensor>
 {
-    private readonly GroupNorm norm;
+    private readonly AutocastGroupNorm norm;
     private readonly MultiHeadSelfAttention attn;
 
     public SpatialAttention(long channels, long heads, long normGroups) : base(nameof(SpatialAttention))
@@ -81,13 +83,13 @@ public sealed class SpatialAttention : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class FrequencyAttention : nn.Module<Tensor, long, Tensor>
 {
-    private readonly LayerNorm norm;
+    private readonly AutocastLayerNorm norm;
     private readonly Embedding pos_emb;
     private readonly MultiHeadSelfAttention attn;
 
     public FrequencyAttention(long channels, long heads, long maxFrequencies) : base(nameof(FrequencyAttention))
     {
-        norm = nn.LayerNorm(channels);
+        norm = new AutocastLayerNorm(channels);
         pos_emb = nn.Embedding(maxFrequencies, channels);
         attn = new MultiHeadSelfAttention(channels, heads, zeroOutput: true);
         register_module(nameof(norm), norm);

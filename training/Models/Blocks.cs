@@ -12,10 +12,10 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
 {
-    private readonly GroupNorm norm1;
+    private readonly AutocastGroupNorm norm1;
     private readonly ChannelPaddedConv2d conv1;
-    private readonly Linear? time_emb_proj;
-    private readonly GroupNorm norm2;
+    private readonly AutocastLinear? time_emb_proj;
+    private readonly AutocastGroupNorm norm2;
     private readonly ChannelPaddedConv2d conv2;
     private readonly ChannelPaddedConv2d? skip;
 
@@ -27,7 +27,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
         register_module(nameof(conv1), conv1);
         if (embedDim > 0)
         {
-            time_emb_proj = nn.Linear(embedDim, outChannels);
+            time_emb_proj = new AutocastLinear(embedDim, outChannels);
             register_module(nameof(time_emb_proj), time_emb_proj);
         }
         norm2 = Norm(normGroups, outChannels);
@@ -56,11 +56,11 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
     }
 
     /// <summary>GroupNorm over <paramref name="channels"/>, with a clear error when the groups do not divide them.</summary>
-    public static GroupNorm Norm(long groups, long channels)
+    public static AutocastGroupNorm Norm(long groups, long channels)
     {
         if (groups <= 0 || channels % groups != 0)
             throw new ArgumentException($"norm_groups {groups} does not divide {channels} channels");
-        return Layers.GroupNorm(groups, channels);
+        return new AutocastGroupNorm(groups, channels);
     }
 }
 

@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,8 @@ namespace GidCluster.Training.Models;
 /// </summary>
 public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear linear_1;
-    private readonly Linear linear_2;
+    private readonly AutocastLinear linear_1;
+    private readonly AutocastLinear linear_2;
     private readonly long _sinusoidDim;
 
     public TimestepEmbedding(long sinusoidDim, long embedDim) : base(nameof(TimestepEmbedding))
@@ -20,8 +21,8 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
         if (sinusoidDim <= 0 || sinusoidDim % 2 != 0)
             throw new ArgumentException($"sinusoidal embedding width {sinusoidDim} must be positive and even");
         _sinusoidDim = sinusoidDim;
-        linear_1 = nn.Linear(sinusoidDim, embedDim);
-        linear_2 = nn.Linear(embedDim, embedDim);
+        linear_1 = new AutocastLinear(sinusoidDim, embedDim);
+        linear_2 = new AutocastLinear(embedDim, embedDim);
         register_module(nameof(linear_1), linear_1);
         register_module(nameof(linear_2), linear_2);
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using GidCluster.Training.Tensors;
 
 namespace GidCluster.Training.Models;
 
@@ -73,17 +74,27 @@ public sealed record RendererConfig(long[] Channels, long[] Blocks, long NormGro
     }
 }
 
-/// <summary>A bad configuration value: names the key (dotted, as written in the file and on the command line).</summary>
-public sealed class ConfigException(string key, string problem) : Exception($"config key '{key}': {problem}")
+/// <summary>
+/// A bad configuration value: names the key (dotted, as written in the file and on the command line). An
+/// <see cref="ArgumentException"/>, so the CLI reports it as bad input in one line rather than as an internal error.
+/// </summary>
+public sealed class ConfigException(string key, string problem) : ArgumentException($"config key '{key}': {problem}")
 {
     public string Key { get; } = key;
 }
 
 /// <summary>
-/// All model sizes of one run, read from <c>Configs/NAME.json</c> (snake_case keys), overridable with
-/// <c>section.key=value</c> strings, validated before any model is built, and saved next to checkpoints.
+/// All model sizes of one run, and the precision its training runs the forward pass in, read from
+/// <c>Configs/NAME.json</c> (snake_case keys), overridable with <c>section.key=value</c> strings (<c>precision=bf16</c>
+/// at the top level), validated before any model is built, and saved next to checkpoints. A saved config without
+/// <c>precision</c> (written before it existed) reads as fp32.
 /// </summary>
-public sealed record ModelConfig(string Name, VaeConfig Vae, UNetConfig Unet, Stage2Config Stage2, RendererConfig Renderer)
+/// <param name="Precision">
+/// <see cref="Autocast.Float32Precision"/> or <see cref="Autocast.BFloat16Precision"/>: training's forward pass under
+/// <see cref="Autocast"/> (weights, optimizer state, EMA and checkpoints stay float32 either way).
+/// </param>
+public sealed record ModelConfig(string Name, VaeConfig Vae, UNetConfig Unet, Stage2Config Stage2, RendererConfig Renderer,
+    string Precision = Autocast.Float32Precision)
 {
     public const string FileName = "config.json";
 
@@ -142,6 +153,8 @@ public sealed record ModelConfig(string Name, VaeConfig Vae, UNetConfig Unet, St
     {
         if (Vae is null || Unet is null || Stage2 is null || Renderer is null)
             throw new ConfigException("(top level)", "needs the sections vae, unet, stage2 and renderer");
+        if (!Autocast.Precisions.Contains(Precision))
+            throw new ConfigException("precision", $"'{Precision}' is not one of {string.Join(", ", Autocast.Precisions)}");
         Vae.Validate();
         Unet.Validate();
         Stage2.Validate();

@@ -13,9 +13,9 @@ namespace GidCluster.Training.Models;
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
     private readonly ChannelPaddedConv2d conv1;
-    private readonly GroupNorm norm1;
+    private readonly AutocastGroupNorm norm1;
     private readonly ChannelPaddedConv2d conv2;
-    private readonly GroupNorm norm2;
+    private readonly AutocastGroupNorm norm2;
     private readonly ChannelPaddedConv2d? downsample;
 
     public BasicBlock(long inChannels, long outChannels, long stride, long normGroups) : base(nameof(BasicBlock))
@@ -95,7 +95,7 @@ public sealed class SynthesisDecoder : nn.Module
     private readonly ModuleList<ResBlock> fuse = new();
     private readonly ModuleList<Upsample> upsample = new();
     private readonly ResBlock head;
-    private readonly GroupNorm norm_out;
+    private readonly AutocastGroupNorm norm_out;
     private readonly ChannelPaddedConv2d conv_out;
 
     public SynthesisDecoder(RendererConfig c) : base(nameof(SynthesisDecoder))

@@ -103,13 +103,14 @@ public sealed class RendererLoss : IDisposable
     public Tensor Compute(Tensor rendered, Tensor target)
     {
         using var scope = NewDisposeScope();
+        rendered = Autocast.ToFloat32(rendered);
         var loss = (rendered - target).abs().mean();
         if (_vgg is not null && _weight > 0)
         {
             var a = _vgg.forward(rendered);
             var b = _vgg.forward(target);
             for (var i = 0; i < a.Count; i++)
-                loss = loss + (a[i] - b[i].detach()).abs().mean() * _weight;
+                loss = loss + (Autocast.ToFloat32(a[i]) - Autocast.ToFloat32(b[i]).detach()).abs().mean() * _weight;
         }
         return loss.MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using GidCluster.Training.Tensors;
 using static TorchSharp.torch;
 
 namespace GidCluster.Training.Models;
@@ -23,6 +24,7 @@ public static class SoftmaxSplatting
         if (importance.dim() != 4 || importance.shape[0] != b || importance.shape[1] != 1 || importance.shape[2] != h || importance.shape[3] != w)
             throw new ArgumentException($"importance must be [{b}, 1, {h}, {w}], got [{string.Join(", ", importance.shape)}]", nameof(importance));
         using var scope = NewDisposeScope();
+        features = Autocast.ToFloat32(features); // a scatter-sum: float32 under autocast
         var weight = exp(importance - importance.max().detach());                           // [B, 1, H, W]
         // Channels first, pixels last: scatter_add along the pixel axis runs far faster on CPU than index_add of
         // pixel rows (measured ~10× on [40960, 17] with libtorch 2.x).

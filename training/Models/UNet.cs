@@ -54,7 +54,7 @@ public sealed class UNet : nn.Module
     private readonly ModuleList<nn.Module> down = new();
     private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
-    private readonly GroupNorm norm_out;
+    private readonly AutocastGroupNorm norm_out;
     private readonly ChannelPaddedConv2d conv_out;
     private readonly List<long> _mixChannels = [];
 
@@ -201,7 +201,7 @@ public sealed class UNet : nn.Module
         var noise = randn(latents.shape, generator: generator).to(latents.device);
         var keep = DrawKeepMask(b, generator).to(latents.device);
         var prediction = forward(schedule.AddNoise(latents, noise, t), t, frequency, image, keep);
-        return nn.functional.mse_loss(prediction, noise).MoveToOuterDisposeScope();
+        return nn.functional.mse_loss(Autocast.ToFloat32(prediction), noise).MoveToOuterDisposeScope();
     }
 }
 

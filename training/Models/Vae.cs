@@ -15,7 +15,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
     private readonly ChannelPaddedConv2d conv_in;
     private readonly ModuleList<nn.Module> down = new();
     private readonly MidBlock mid;
-    private readonly GroupNorm norm_out;
+    private readonly AutocastGroupNorm norm_out;
     private readonly ChannelPaddedConv2d conv_out;
 
     public VaeEncoder(VaeConfig c) : base(nameof(VaeEncoder))
@@ -62,7 +62,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     private readonly ChannelPaddedConv2d conv_in;
     private readonly MidBlock mid;
     private readonly ModuleList<nn.Module> up = new();
-    private readonly GroupNorm norm_out;
+    private readonly AutocastGroupNorm norm_out;
     private readonly ChannelPaddedConv2d conv_out;
 
     public VaeDecoder(VaeConfig c) : base(nameof(VaeDecoder))
@@ -171,7 +171,9 @@ public sealed class AutoencoderKL : nn.Module
         if (x.shape[2] % Config.DownFactor != 0 || x.shape[3] % Config.DownFactor != 0)
             throw new ArgumentException($"VAE input size {x.shape[2]}×{x.shape[3]} is not a multiple of {Config.DownFactor}", nameof(x));
         using var moments = encoder.call(x);
-        return new DiagonalGaussian(moments);
+        // The posterior's statistics (exp, KL sums) are float32 whatever precision the encoder ran in.
+        using var wide = Autocast.ToFloat32(moments);
+        return new DiagonalGaussian(wide);
     }
 
     public Tensor Decode(Tensor z) => decoder.call(z);
@@ -188,6 +190,7 @@ public static class VaeLoss
     public static (Tensor Total, Tensor L1, Tensor Gradient, Tensor Kl) Compute(Tensor reconstruction, Tensor target, DiagonalGaussian posterior, VaeConfig config)
     {
         using var scope = NewDisposeScope();
+        reconstruction = Autocast.ToFloat32(reconstruction);
         var l1 = (reconstruction - target).abs().mean();
         var gradient = GradientConsistency(reconstruction, target, config.GradientScales);
         var kl = posterior.Kl();

@@ -5,12 +5,14 @@ namespace GidCluster.Training.Tensors;
 
 /// <summary>
 /// Module factories for the cases where TorchSharp 0.107's own factory is not PyTorch's module.
-/// Model code builds these modules through here, never through <c>torch.nn</c> directly.
+/// Model code builds its convolutions through here, and its linear and normalisation layers as <see cref="AutocastLinear"/>,
+/// <see cref="AutocastGroupNorm"/> and <see cref="AutocastLayerNorm"/>, never through <c>torch.nn</c> directly.
 /// </summary>
 public static class Layers
 {
     /// <summary>
-    /// <c>nn.GroupNorm</c> with PyTorch's initialisation (weight 1, bias 0). TorchSharp 0.107.0
+    /// TorchSharp's <c>nn.GroupNorm</c> with PyTorch's initialisation (weight 1, bias 0), for code outside the models (benchmarks,
+    /// test networks); the models use <see cref="AutocastGroupNorm"/>, which also follows <see cref="Autocast"/>. TorchSharp 0.107.0
     /// allocates the affine parameters with <c>torch.empty</c> and never resets them, so without this
     /// they hold whatever was in memory (NaN loss from the first step).
     /// </summary>
@@ -36,7 +38,7 @@ public static class Layers
 
 /// <summary>
 /// <c>nn.Conv2d</c> whose output channels are zero-padded to a multiple of <see cref="ChannelMultiple"/> for the computation
-/// and sliced back. oneDNN 3.7.1 (libtorch 2.10) returns wrong input gradients from its AVX-512 3×3 backward-data kernel
+/// and sliced back; inside an <see cref="Autocast"/> region input, weight and bias are cast to its dtype. oneDNN 3.7.1 (libtorch 2.10) returns wrong input gradients from its AVX-512 3×3 backward-data kernel
 /// when the output channels are not a multiple of the 16-float SIMD width (batch ≥ 2, AMD EPYC; measured with the
 /// <c>layer-probe</c> worker, ConvolutionGradientTests). The zero rows add nothing to the input gradient; the real weight
 /// and bias get their gradients through <c>cat</c> and <c>narrow</c>.
@@ -73,17 +75,115 @@ public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Te
 
     public override torch.Tensor forward(torch.Tensor input) => Apply(input, weight, bias, Stride, Padding);
 
-    /// <summary><c>F.conv2d</c> with the output channels padded as this module does (weight [out, in, k, k], bias [out] or null).</summary>
+    /// <summary>
+    /// <c>F.conv2d</c> with the output channels padded as this module does (weight [out, in, k, k], bias [out] or null),
+    /// its operands in the <see cref="Autocast"/> region's dtype when one is open.
+    /// </summary>
     public static torch.Tensor Apply(torch.Tensor input, torch.Tensor weight, torch.Tensor? bias, long stride, long padding)
     {
+        using var scope = torch.NewDisposeScope();
+        (input, weight, bias) = (Autocast.ToReduced(input), Autocast.ToReduced(weight), bias is null ? null : Autocast.ToReduced(bias));
         var outChannels = weight.shape[0];
         var extra = (ChannelMultiple - outChannels % ChannelMultiple) % ChannelMultiple;
         if (extra == 0)
-            return torch.nn.functional.conv2d(input, weight, bias, [stride, stride], [padding, padding]);
-        using var scope = torch.NewDisposeScope();
+            return torch.nn.functional.conv2d(input, weight, bias, [stride, stride], [padding, padding]).MoveToOuterDisposeScope();
         var zeros = torch.zeros([extra, weight.shape[1], weight.shape[2], weight.shape[3]], weight.dtype, weight.device);
         var b = bias is null ? null : torch.cat([bias, torch.zeros([extra], bias.dtype, bias.device)], 0);
         var y = torch.nn.functional.conv2d(input, torch.cat([weight, zeros], 0), b, [stride, stride], [padding, padding]);
         return y.narrow(1, 0, outChannels).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// <c>nn.Linear</c> (same initialisation, parameters <c>weight</c> [out, in] and <c>bias</c> [out]) whose input, weight and
+/// bias are cast to the <see cref="Autocast"/> region's dtype when one is open: <c>[..., in]</c> → <c>[..., out]</c>.
+/// </summary>
+public sealed class AutocastLinear : torch.nn.Module<torch.Tensor, torch.Tensor>
+{
+#pragma warning disable IDE1006 // PyTorch's parameter names, which state dicts carry
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+#pragma warning restore IDE1006
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    public AutocastLinear(long inFeatures, long outFeatures, bool bias = true) : base("Linear")
+    {
+        (InFeatures, OutFeatures) = (inFeatures, outFeatures);
+        // TorchSharp's own module gives PyTorch's initialisation; its tensors are copied so that module can go.
+        using (var linear = torch.nn.Linear(inFeatures, outFeatures, hasBias: bias))
+        using (torch.no_grad())
+        {
+            weight = new Parameter(linear.weight.detach().clone());
+            this.bias = bias ? new Parameter(linear.bias!.detach().clone()) : null;
+        }
+        RegisterComponents();
+    }
+
+    public override torch.Tensor forward(torch.Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        var b = bias is null ? null : Autocast.ToReduced(bias);
+        return torch.nn.functional.linear(Autocast.ToReduced(input), Autocast.ToReduced(weight), b).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// <c>nn.GroupNorm</c> (weight 1, bias 0, parameters <c>weight</c> and <c>bias</c> [C]) that normalises in float32 inside an
+/// <see cref="Autocast"/> region, whatever dtype its input arrives in: <c>[B, C, ...]</c> → same shape.
+/// </summary>
+public sealed class AutocastGroupNorm : torch.nn.Module<torch.Tensor, torch.Tensor>
+{
+#pragma warning disable IDE1006 // PyTorch's parameter names, which state dicts carry
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+#pragma warning restore IDE1006
+
+    public long Groups { get; }
+    public long Channels { get; }
+    public double Eps { get; }
+
+    public AutocastGroupNorm(long groups, long channels, double eps = 1e-5) : base("GroupNorm")
+    {
+        (Groups, Channels, Eps) = (groups, channels, eps);
+        weight = new Parameter(torch.ones(channels));
+        bias = new Parameter(torch.zeros(channels));
+        RegisterComponents();
+    }
+
+    public override torch.Tensor forward(torch.Tensor input)
+    {
+        using var wide = Autocast.ToFloat32(input);
+        return torch.nn.functional.group_norm(wide, Groups, weight, bias, Eps);
+    }
+}
+
+/// <summary>
+/// <c>nn.LayerNorm</c> over the last dimension (weight 1, bias 0, parameters <c>weight</c> and <c>bias</c> [C]) that normalises
+/// in float32 inside an <see cref="Autocast"/> region: <c>[..., C]</c> → same shape.
+/// </summary>
+public sealed class AutocastLayerNorm : torch.nn.Module<torch.Tensor, torch.Tensor>
+{
+#pragma warning disable IDE1006 // PyTorch's parameter names, which state dicts carry
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+#pragma warning restore IDE1006
+
+    public long Channels { get; }
+    public double Eps { get; }
+
+    public AutocastLayerNorm(long channels, double eps = 1e-5) : base("LayerNorm")
+    {
+        (Channels, Eps) = (channels, eps);
+        weight = new Parameter(torch.ones(channels));
+        bias = new Parameter(torch.zeros(channels));
+        RegisterComponents();
+    }
+
+    public override torch.Tensor forward(torch.Tensor input)
+    {
+        using var wide = Autocast.ToFloat32(input);
+        return torch.nn.functional.layer_norm(wide, [Channels], weight, bias, Eps);
     }
 }

@@ -1,4 +1,5 @@
 using GidCluster.Training.Models;
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,7 +63,7 @@ public static class StageLosses
         var noise = randn(latents.shape, generator: generator);
         var keep = model.Stage1.DrawKeepMask(b, generator);
         var prediction = model.forward(schedule.AddNoise(latents, noise, t), t, images, keep);
-        return nn.functional.mse_loss(prediction, noise).MoveToOuterDisposeScope();
+        return nn.functional.mse_loss(Autocast.ToFloat32(prediction), noise).MoveToOuterDisposeScope();
     }
 
     /// <summary>

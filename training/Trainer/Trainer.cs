@@ -8,6 +8,7 @@ using GidCluster.Training.Data;
 using GidCluster.Training.Distributed;
 using GidCluster.Training.Models;
 using GidCluster.Training.Optim;
+using GidCluster.Training.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -80,7 +81,16 @@ public sealed class Trainer : IDisposable
         Manifest = _loaders[0].Manifest;
 
         manual_seed((long)(spec.Seed % long.MaxValue)); // the same initial weights on every rank (DDP also broadcasts rank 0's)
-        (_model, _loss) = Build(spec, _config, vgg, PeriodFrames(Manifest, spec.Dataset), _owned, _log);
+        (_model, var loss) = Build(spec, _config, vgg, PeriodFrames(Manifest, spec.Dataset), _owned, _log);
+        // The whole forward pass and loss under the config's precision, backward after it, as with torch.autocast.
+        var precision = _config.Precision;
+        _loss = (batch, generator) =>
+        {
+            using var region = Autocast.Enter(precision);
+            return loss(batch, generator);
+        };
+        if (precision != Autocast.Float32Precision)
+            _log.WriteLine($"precision: {precision} autocast in the forward pass (weights, optimizer state, EMA and checkpoints float32)");
         var trainable = _model.parameters().Where(p => p.requires_grad).ToList();
         _optimizer = optim.AdamW(trainable, lr: spec.LearningRate, weight_decay: spec.WeightDecay);
         _ema = new ExponentialMovingAverage(_model, spec.EmaDecay);
