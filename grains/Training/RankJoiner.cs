@@ -51,10 +51,11 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
             var resume = assignment.ResumeStep is { } step ? await workspace.CheckpointAsync(step) : null;
             var spec = workspace.WriteSpec(dataset!, upstream.Vae, upstream.Stage1, resume);
             var (code, error) = await TrainAsync(workspace, spec, assignment, cancel);
-            if (code is null)
-                continue; // the grain ended the attempt: join the next one (or hear that the run is over)
+            // Before rank 0 joins again: the next attempt resumes from the newest checkpoint the grain has recorded.
             if (rank == 0)
                 await workspace.PublishIfMissingAsync(workspace.LatestCheckpoint());
+            if (code is null)
+                continue; // the grain ended the attempt: join the next one (or hear that the run is over)
             await Call(() => Grain.RankExited(rank, _joiner, assignment.Attempt, code.Value, error));
             if (code == 0)
                 await AwaitOthersAsync(assignment.Attempt, cancel);
