@@ -163,7 +163,8 @@ public sealed class ParquetBenchmark : IBenchmark
             return (Seconds("lengths"), Seconds("hashed"));
         }
 
-        var pool = new BlobPool(96L << 20); // two threads × a row group (~29 MB) in flight, with room
+        var loadAtStart = LoadAverage();
+        var pool = new BlobPool(96L << 20); // room for two threads × a row group (~29 MB) read whole; ReadRows holds about a sample per thread
         var ours = new List<double>();
         var oneThread = new List<double>();
         var fresh = new List<double>();
@@ -227,9 +228,13 @@ public sealed class ParquetBenchmark : IBenchmark
             ["duckdb"] = "read_parquet of the same files (2 threads), summing the blob lengths, and hashing every column (time inside DuckDB, process start excluded)",
             ["ours"] = "ShardReader.ReadRows, the row groups of all shards shared out to 2 threads in file order (read_one_thread: one thread), XxHash3 over every value of every sample; read returns each sample's arrays to a 96 MB BlobPool once checksummed",
             ["note"] = "2 shared cores under contention; peak RSS of gid dataprep on the 1080p clip is in gid bench dataprep",
+            ["load_average"] = $"{loadAtStart} at the first read, {LoadAverage()} at the end",
         });
         return 0;
     }
+
+    /// <summary>The 1-minute load average: other work on these 2 cores moves every figure here by up to 2×.</summary>
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
     /// <summary>The child: iterate one epoch with prefetch and print the process's peak RSS (VmHWM) in MB.</summary>
     private static int LoaderChild(string manifest)
