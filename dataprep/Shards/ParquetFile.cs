@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Microsoft.Win32.SafeHandles;
 using Parquet;
 using Parquet.Meta;
 
@@ -12,26 +13,39 @@ namespace GidCluster.Dataprep.Shards;
 /// </summary>
 public sealed class ParquetFile : IDisposable
 {
-    private ParquetFile(string path, ParquetReader reader, Stream stream)
+    private ParquetFile(string path, ParquetReader reader, SafeFileHandle handle)
     {
         Path = path;
         Reader = reader;
-        Stream = stream;
+        Handle = handle;
     }
 
     public string Path { get; }
 
     public ParquetReader Reader { get; }
 
-    /// <summary>The file Parquet.Net reads (checked at open); <see cref="DirectBlobColumn"/> reads page bytes from it.</summary>
-    internal Stream Stream { get; }
+    /// <summary>
+    /// The file Parquet.Net reads (checked at open), for positional reads: <see cref="DirectBlobColumn"/> reads page
+    /// bytes with it, leaving the stream's position alone and taking no lock, so that other threads may read too.
+    /// </summary>
+    internal SafeFileHandle Handle { get; }
 
     public void Dispose() => Wait(() => Reader.DisposeAsync().AsTask());
 
     /// <summary>Opens <paramref name="path"/> (a missing file stays a <see cref="FileNotFoundException"/>).</summary>
     public static ParquetFile Open(string path, Action<Stream>? verify = null)
     {
-        var stream = new SyncReadStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16));
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        SyncReadStream stream;
+        try
+        {
+            stream = new SyncReadStream(new FileStream(handle, FileAccess.Read, 1 << 16));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
         try
         {
             if (verify != null)
@@ -43,7 +57,7 @@ public sealed class ParquetFile : IDisposable
             var footerLength = CheckFrame(path, stream);
             CheckFooterShape(path, stream, footerLength);
             var reader = Guard(path, "cannot read the footer", () => Wait(() => ParquetReader.CreateAsync(stream, new ParquetOptions(), leaveStreamOpen: false)));
-            var file = new ParquetFile(path, reader, stream);
+            var file = new ParquetFile(path, reader, handle);
             try
             {
                 // Parquet.Net decodes the schema lazily: make it fail here, named, rather than at first use.
@@ -51,7 +65,7 @@ public sealed class ParquetFile : IDisposable
                 Guard(path, "invalid metadata", () =>
                 {
                     CheckMetadata(path, reader, length, length - 8 - footerLength);
-                    CheckPageHeaders(path, stream, reader);
+                    CheckPageHeaders(path, handle, reader);
                     return 0;
                 });
                 return file;
@@ -218,10 +232,12 @@ public sealed class ParquetFile : IDisposable
     /// Walks every page header of every column chunk: each page must lie inside its chunk and claim an uncompressed
     /// size a codec can produce from its bytes (Parquet.Net allocates the claimed size before decompressing).
     /// </summary>
-    private static void CheckPageHeaders(string path, Stream stream, ParquetReader reader)
+    private static void CheckPageHeaders(string path, SafeFileHandle handle, ParquetReader reader)
     {
         var meta = reader.Metadata!;
-        var window = new byte[1 << 16];
+        // Small: a header is a few dozen bytes, and each is read into it; the window grows for long ones.
+        var window = new byte[1 << 12];
+        Span<byte> snappyLength = stackalloc byte[10];
         var fields = new int[3]; // a page header's type, uncompressed size, compressed size
         for (var g = 0; g < meta.RowGroups.Count; g++)
         {
@@ -234,7 +250,7 @@ public sealed class ParquetFile : IDisposable
                 while (at < end)
                 {
                     string Where() => $"row group {g}, column {c}, page header at {at}";
-                    var used = PageHeader(path, stream, at, end, ref window, fields, Where);
+                    var used = PageHeader(path, handle, at, end, ref window, fields, Where);
                     var (type, uncompressed, compressed) = (fields[0], fields[1], fields[2]);
                     if (compressed < 0 || uncompressed < 0 || at + used + compressed > end)
                         throw new ParquetFormatException(path, $"{Where()}: a page of {compressed} bytes does not fit its column chunk (ends at {end})");
@@ -243,11 +259,13 @@ public sealed class ParquetFile : IDisposable
                     // Snappy's own length preamble sizes the output buffer: it must not exceed the page's (v2 pages keep their levels outside it, so it is checked the same way).
                     if (chunk.Codec == CompressionCodec.SNAPPY && compressed > 0 && type != 3)
                     {
-                        var p = used;
+                        var p = 0;
                         ulong claimed;
                         try
                         {
-                            claimed = ThriftBounds.Varint(window.AsSpan(0, (int)Math.Min(window.Length, end - at)), ref p);
+                            var length = snappyLength[..(int)Math.Min(snappyLength.Length, end - at - used)];
+                            ReadAt(path, handle, length, at + used);
+                            claimed = ThriftBounds.Varint(length, ref p);
                         }
                         catch (Exception e) when (e is InvalidDataException or ThriftBounds.Truncated)
                         {
@@ -260,7 +278,6 @@ public sealed class ParquetFile : IDisposable
                 }
             }
         }
-        stream.Position = 0;
     }
 
     /// <summary>
@@ -268,13 +285,12 @@ public sealed class ParquetFile : IDisposable
     /// its length; <paramref name="fields"/> gets its type, uncompressed and compressed sizes. The header's bytes
     /// are left at the start of <paramref name="window"/>, which grows for long headers.
     /// </summary>
-    internal static int PageHeader(string path, Stream stream, long at, long end, ref byte[] window, Span<int> fields, Func<string> where)
+    internal static int PageHeader(string path, SafeFileHandle handle, long at, long end, ref byte[] window, Span<int> fields, Func<string> where)
     {
         while (true)
         {
             var n = (int)Math.Min(window.Length, end - at);
-            stream.Position = at;
-            stream.ReadExactly(window, 0, n);
+            ReadAt(path, handle, window.AsSpan(0, n), at);
             try
             {
                 return ThriftBounds.CheckStruct(window.AsSpan(0, n), fields);
@@ -287,6 +303,19 @@ public sealed class ParquetFile : IDisposable
             {
                 throw new ParquetFormatException(path, $"{where()}: corrupt ({(e is ThriftBounds.Truncated ? "it runs past its column chunk" : e.Message)})");
             }
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="at"/> (a positional read: no stream position, no lock).</summary>
+    internal static void ReadAt(string path, SafeFileHandle handle, Span<byte> buffer, long at)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = RandomAccess.Read(handle, buffer, at);
+            if (n == 0)
+                throw new ParquetFormatException(path, $"ends at {at}, inside data its metadata places there (changed since it was opened?)");
+            buffer = buffer[n..];
+            at += n;
         }
     }
 

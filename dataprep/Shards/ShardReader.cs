@@ -74,75 +74,120 @@ public sealed class ShardReader : IDisposable
         _fields[name] = field;
     }
 
-    /// <summary>All samples, row group by row group (only one row group's data in memory at a time).</summary>
+    /// <summary>
+    /// All samples, row group by row group (only one row group's data in memory at a time), each sample's big
+    /// values read when it is reached: a caller that returns each sample to <paramref name="pool"/> before taking
+    /// the next gets the same arrays back, still in the CPU cache.
+    /// </summary>
     public IEnumerable<Sample> ReadAll(BlobPool? pool = null)
     {
         for (var g = 0; g < RowGroupCount; g++)
         {
-            foreach (var s in ReadRowGroup(g, pool))
+            foreach (var s in ReadRows(g, pool))
                 yield return s;
         }
     }
 
     /// <summary>Just the split of each row in a row group (cheap: one small column).</summary>
     public string[] ReadSplits(int rowGroup) =>
-        ParquetFile.Guard(Path, $"row group {rowGroup}", () => Strings(_parquet.OpenRowGroupReader(rowGroup), rowGroup, SampleColumns.Split));
+        ParquetFile.Guard(Path, $"row group {rowGroup}", () =>
+        {
+            lock (_parquet)
+                return Strings(_parquet.OpenRowGroupReader(rowGroup), rowGroup, SampleColumns.Split);
+        });
 
     /// <summary>One row group's samples; their big arrays come from <paramref name="pool"/> when given (return them there when done).</summary>
-    public IReadOnlyList<Sample> ReadRowGroup(int rowGroup, BlobPool? pool = null) =>
-        ParquetFile.Guard(Path, $"row group {rowGroup}", () => Decode(rowGroup, pool));
+    public IReadOnlyList<Sample> ReadRowGroup(int rowGroup, BlobPool? pool = null) => ReadRows(rowGroup, pool).ToList();
 
-    private List<Sample> Decode(int rowGroup, BlobPool? pool)
+    /// <summary>
+    /// A row group's samples in order: its small columns and the layout of its big ones are read and checked
+    /// first (a damaged page fails before any row), then each row's big values as the row is reached. Several
+    /// threads may read row groups of one reader at once (e.g. all of a dataset's row groups shared out, so that
+    /// no thread is left alone on the last shard): Parquet.Net's part is serialized, the big values are
+    /// positional reads of the file.
+    /// </summary>
+    public IEnumerable<Sample> ReadRows(int rowGroup, BlobPool? pool = null)
     {
-        var group = _parquet.OpenRowGroupReader(rowGroup);
-        var videoIds = Strings(group, rowGroup, SampleColumns.VideoId);
-        var startFrames = Values<int>(group, rowGroup, SampleColumns.StartFrame);
-        var fps = Values<float>(group, rowGroup, SampleColumns.Fps);
-        var widths = Values<int>(group, rowGroup, SampleColumns.Width);
-        var heights = Values<int>(group, rowGroup, SampleColumns.Height);
-        var images = Blobs<byte>(group, rowGroup, SampleColumns.Image, pool) ?? Bytes(group, rowGroup, SampleColumns.Image);
-        var volumes = Blobs<Half>(group, rowGroup, SampleColumns.SpectralVolume, pool) ?? Halves(group, rowGroup, SampleColumns.SpectralVolume, pool);
-        var targets = Blobs<byte>(group, rowGroup, SampleColumns.TargetFrames, pool) ?? Bytes(group, rowGroup, SampleColumns.TargetFrames);
-        var offsets = Int32Lists(group, rowGroup, SampleColumns.TargetOffsets);
-        var sources = Strings(group, rowGroup, SampleColumns.SourceUri);
-        var methods = Strings(group, rowGroup, SampleColumns.FlowMethod);
-        var qualities = Strings(group, rowGroup, SampleColumns.Quality);
-        var splits = Strings(group, rowGroup, SampleColumns.Split);
-        var rows = videoIds.Length;
-        var samples = new List<Sample>(rows);
-        for (var i = 0; i < rows; i++)
+        var where = $"row group {rowGroup}";
+        var rows = ParquetFile.Guard(Path, where, () => Open(rowGroup, pool));
+        for (var i = 0; i < rows.Count; i++)
+            yield return ParquetFile.Guard(Path, where, () => rows.Sample(i));
+    }
+
+    private GroupRows Open(int rowGroup, BlobPool? pool)
+    {
+        // Parquet.Net reads through one stream and its position: one thread at a time. The big columns' pages are
+        // read by position, decompressed and checked outside the lock.
+        ParquetRowGroupReader group;
+        (string[] VideoIds, int[] StartFrames, float[] Fps, int[] Widths, int[] Heights, int[][] Offsets, string[] Sources, string[] Methods, string[] Qualities, string[] Splits) small;
+        lock (_parquet)
         {
-            var where = $"row group {rowGroup}, row {i}";
+            group = _parquet.OpenRowGroupReader(rowGroup);
+            small = (Strings(group, rowGroup, SampleColumns.VideoId),
+                Values<int>(group, rowGroup, SampleColumns.StartFrame),
+                Values<float>(group, rowGroup, SampleColumns.Fps),
+                Values<int>(group, rowGroup, SampleColumns.Width),
+                Values<int>(group, rowGroup, SampleColumns.Height),
+                Int32Lists(group, rowGroup, SampleColumns.TargetOffsets),
+                Strings(group, rowGroup, SampleColumns.SourceUri),
+                Strings(group, rowGroup, SampleColumns.FlowMethod),
+                Strings(group, rowGroup, SampleColumns.Quality),
+                Strings(group, rowGroup, SampleColumns.Split));
+        }
+        BlobColumn<T> Locked<T>(string name, Func<T[][]> read) where T : unmanaged
+        {
+            lock (_parquet)
+                return BlobColumn<T>.Of(name, read());
+        }
+        var images = Blobs<byte>(group, rowGroup, SampleColumns.Image, pool)
+            ?? Locked(SampleColumns.Image, () => Bytes(group, rowGroup, SampleColumns.Image));
+        var volumes = Blobs<Half>(group, rowGroup, SampleColumns.SpectralVolume, pool)
+            ?? Locked(SampleColumns.SpectralVolume, () => Halves(group, rowGroup, SampleColumns.SpectralVolume, pool));
+        var targets = Blobs<byte>(group, rowGroup, SampleColumns.TargetFrames, pool)
+            ?? Locked(SampleColumns.TargetFrames, () => Bytes(group, rowGroup, SampleColumns.TargetFrames));
+        return new GroupRows(this, rowGroup, small.VideoIds, small.StartFrames, small.Fps, small.Widths, small.Heights,
+            images, volumes, targets, small.Offsets, small.Sources, small.Methods, small.Qualities, small.Splits);
+    }
+
+    /// <summary>One row group's columns, from which each row becomes a checked sample.</summary>
+    private sealed record GroupRows(ShardReader Reader, int RowGroup, string[] VideoIds, int[] StartFrames, float[] Fps, int[] Widths, int[] Heights,
+        BlobColumn<byte> Images, BlobColumn<Half> Volumes, BlobColumn<byte> Targets, int[][] Offsets,
+        string[] Sources, string[] Methods, string[] Qualities, string[] Splits)
+    {
+        public int Count => VideoIds.Length;
+
+        public Sample Sample(int i)
+        {
+            var where = $"row group {RowGroup}, row {i}";
             SampleQuality quality;
             try
             {
-                quality = ShardSchema.QualityFromJson(qualities[i]);
+                quality = ShardSchema.QualityFromJson(Qualities[i]);
             }
             catch (JsonException e)
             {
-                throw new ParquetFormatException(Path, $"{where}: quality is not valid JSON ({e.Message})", e);
+                throw new ParquetFormatException(Reader.Path, $"{where}: quality is not valid JSON ({e.Message})", e);
             }
-            var sample = new Sample(videoIds[i], startFrames[i], fps[i], widths[i], heights[i], images[i],
-                volumes[i], targets[i], offsets[i],
-                sources[i], methods[i], quality, splits[i]);
+            var sample = new Sample(VideoIds[i], StartFrames[i], Fps[i], Widths[i], Heights[i], Images.Take(i),
+                Volumes.Take(i), Targets.Take(i), Offsets[i],
+                Sources[i], Methods[i], quality, Splits[i]);
             try
             {
                 ShardSchema.Validate(sample);
             }
             catch (ArgumentException e)
             {
-                throw new ParquetFormatException(Path, $"{where}: {e.Message}", e);
+                throw new ParquetFormatException(Reader.Path, $"{where}: {e.Message}", e);
             }
-            samples.Add(sample);
+            return sample;
         }
-        return samples;
     }
 
-    /// <summary>A big binary column read straight into its arrays, when its chunk has the shape <see cref="DirectBlobColumn"/> reads.</summary>
-    private T[][]? Blobs<T>(ParquetRowGroupReader group, int rowGroup, string name, BlobPool? pool) where T : unmanaged
+    /// <summary>A big binary column read straight from the file, when its chunk has the shape <see cref="DirectBlobColumn"/> reads.</summary>
+    private BlobColumn<T>? Blobs<T>(ParquetRowGroupReader group, int rowGroup, string name, BlobPool? pool) where T : unmanaged
     {
         var field = _fields[name];
-        return DirectBlobColumn.TryRead<T>(_file, group.GetMetadata(field)!, field, rowGroup, Rows(group), pool);
+        return DirectBlobColumn.TryOpen<T>(_file, group.GetMetadata(field)!, field, rowGroup, Rows(group), pool);
     }
 
     /// <summary>fp16 values through Parquet.Net's read (uninitialized first: every element is overwritten, so zeroing would be a wasted pass).</summary>
