@@ -10,7 +10,7 @@ public static class VersionsCommand
 {
     public static Command Create()
     {
-        var command = new Command("versions", "Show the engines and libraries: TorchSharp's libtorch, Gloo (collective shim), OpenCV, .NET, Parquet.Net and the Azure SDK.");
+        var command = new Command("versions", "Show the engines and libraries: TorchSharp's libtorch, Gloo (collective shim), OpenCV, .NET, Parquet.Net (with Snappier) and the Azure SDK.");
         command.SetAction(_ =>
         {
             foreach (var (name, version) in Engines.Describe())
@@ -31,6 +31,7 @@ public static class Engines
         ("OpenCV", Cv2.GetVersionString()),
         (".NET", Environment.Version.ToString()),
         ("Parquet.Net", Library(typeof(Parquet.ParquetReader))),
+        ("Snappier", Library(typeof(Snappier.Snappy))),
         ("Azure.Storage.Blobs", Library(typeof(Azure.Storage.Blobs.BlobServiceClient))),
         ("Azure.Identity", Library(typeof(Azure.Identity.DefaultAzureCredential))),
     ];
