@@ -14,7 +14,8 @@ namespace GidCluster.Parquet.Tests;
 /// </summary>
 public class DirectReadTests
 {
-    private static string Write(string dir, IReadOnlyList<Sample> samples, CompressionMethod codec)
+    /// <summary>A shard of <paramref name="samples"/> with small row groups (several per test), the big columns written with <paramref name="codec"/>.</summary>
+    internal static string Write(string dir, IReadOnlyList<Sample> samples, CompressionMethod codec)
     {
         var file = Path.Combine(dir, $"shard-{codec}.parquet");
         using var writer = new ShardWriter(file, new ShardWriterOptions { Codec = codec, RowGroupBytes = 40_000 });

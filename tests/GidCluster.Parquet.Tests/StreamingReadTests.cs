@@ -12,22 +12,12 @@ namespace GidCluster.Parquet.Tests;
 /// </summary>
 public class StreamingReadTests
 {
-    private static string Write(string dir, IReadOnlyList<Sample> samples, CompressionMethod codec)
-    {
-        var file = Path.Combine(dir, $"shard-{codec}.parquet");
-        using var writer = new ShardWriter(file, new ShardWriterOptions { Codec = codec, RowGroupBytes = 40_000 });
-        foreach (var s in samples)
-            writer.Write(s);
-        writer.Close();
-        return file;
-    }
-
     [Fact]
     public void Returning_each_sample_before_the_next_reuses_one_set_of_arrays_across_rows_and_row_groups()
     {
         using var dir = Paths.NewTempDir();
         var samples = SampleFactory.Many(seed: 41, count: 12, width: 16, height: 10);
-        var file = Write(dir.Path, samples, CompressionMethod.None);
+        var file = DirectReadTests.Write(dir.Path, samples, CompressionMethod.None);
         using var reader = ShardReader.Open(file);
         Assert.True(reader.RowGroupCount > 2 && reader.RowGroupRows(0) > 1, "the test wants several rows in each of several row groups");
         var pool = new BlobPool(1 << 20);
@@ -56,7 +46,7 @@ public class StreamingReadTests
         // collide on its stream (without the lock, most runs of 20 passes failed; this takes 30).
         var samples = SampleFactory.Many(seed: 42, count: 40, width: 16, height: 10, targets: 3)
             .Select((s, i) => s with { SourceUri = $"file:///{new string((char)('a' + i % 26), 30_000)}.mp4" }).ToList();
-        var file = Write(dir.Path, samples, codec);
+        var file = DirectReadTests.Write(dir.Path, samples, codec);
         using var reader = ShardReader.Open(file);
         Assert.True(reader.RowGroupCount >= 8, "the test wants many row groups");
         var first = new int[reader.RowGroupCount];
