@@ -378,10 +378,10 @@ public sealed class TorchBenchmark : IBenchmark
     /// <summary>GroupNorm-SiLU-conv twice with the embedding added in between; [B, Cin, H, W] → [B, Cout, H, W].</summary>
     private sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     {
-        private readonly GroupNorm norm1;
+        private readonly AutocastGroupNorm norm1;
         private readonly ChannelPaddedConv2d conv1;
         private readonly Linear emb;
-        private readonly GroupNorm norm2;
+        private readonly AutocastGroupNorm norm2;
         private readonly ChannelPaddedConv2d conv2;
         private readonly nn.Module<Tensor, Tensor> skip;
 
@@ -409,7 +409,7 @@ public sealed class TorchBenchmark : IBenchmark
     /// <summary>Multi-head self-attention over the H·W positions, residual; [B, C, H, W] → same.</summary>
     private sealed class Attention : nn.Module<Tensor, Tensor>
     {
-        private readonly GroupNorm norm;
+        private readonly AutocastGroupNorm norm;
         private readonly ChannelPaddedConv2d qkv;
         private readonly ChannelPaddedConv2d proj;
         private readonly long _heads;
@@ -445,7 +445,7 @@ public sealed class TorchBenchmark : IBenchmark
         private readonly Attention mid_attn;
         private readonly ResBlock mid2;
         private readonly ModuleList<ModuleList<nn.Module>> up = nn.ModuleList<ModuleList<nn.Module>>();
-        private readonly GroupNorm out_norm;
+        private readonly AutocastGroupNorm out_norm;
         private readonly ChannelPaddedConv2d @out;
 
         public UNet(long cin = 7, long cout = 4, long @base = 64, long[]? mult = null, int blocks = 2, long temb = 256) : base(nameof(UNet))

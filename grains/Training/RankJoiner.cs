@@ -67,9 +67,10 @@ public sealed class RankJoiner(string run, int rank, int world, int localRank, s
     {
         var started = Stopwatch.StartNew();
         string? said = null;
+        // Only the first call of an attempt registers it; the polls after it repeat the same request.
+        var master = rank == 0 ? Endpoint(address, masterPort ?? FreePorts.Next()) : null;
         while (true)
         {
-            var master = rank == 0 ? Endpoint(address, masterPort ?? FreePorts.Next()) : null;
             var assignment = await Call(() => Grain.JoinRank(new RankJoinRequest(rank, world, _joiner, master)));
             if (assignment.Message != said)
                 log.WriteLine($"rank {rank}: {said = assignment.Message}");

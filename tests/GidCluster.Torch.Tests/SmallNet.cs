@@ -7,7 +7,7 @@ namespace GidCluster.Torch.Tests;
 public sealed class SmallNet : nn.Module<Tensor, Tensor>
 {
     private readonly ChannelPaddedConv2d conv1;
-    private readonly GroupNorm norm;
+    private readonly AutocastGroupNorm norm;
     private readonly ChannelPaddedConv2d conv2;
     private readonly Linear head;
 

@@ -258,7 +258,7 @@ public static class Worker
     private sealed class WideBlock : nn.Module<Tensor, Tensor>
     {
         private readonly ChannelPaddedConv2d conv1, conv2;
-        private readonly GroupNorm norm;
+        private readonly AutocastGroupNorm norm;
 
         public WideBlock(long cin, long cout) : base(nameof(WideBlock))
         {

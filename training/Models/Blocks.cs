@@ -60,7 +60,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
     {
         if (groups <= 0 || channels % groups != 0)
             throw new ArgumentException($"norm_groups {groups} does not divide {channels} channels");
-        return new AutocastGroupNorm(groups, channels);
+        return Layers.GroupNorm(groups, channels);
     }
 }
 

@@ -5,28 +5,17 @@ namespace GidCluster.Training.Tensors;
 
 /// <summary>
 /// Module factories for the cases where TorchSharp 0.107's own factory is not PyTorch's module.
-/// Model code builds its convolutions through here, and its linear and normalisation layers as <see cref="AutocastLinear"/>,
-/// <see cref="AutocastGroupNorm"/> and <see cref="AutocastLayerNorm"/>, never through <c>torch.nn</c> directly.
+/// Model code builds its convolutions and group norms through here, and its linear and layer-norm layers as
+/// <see cref="AutocastLinear"/> and <see cref="AutocastLayerNorm"/>, never through <c>torch.nn</c> directly.
 /// </summary>
 public static class Layers
 {
     /// <summary>
-    /// TorchSharp's <c>nn.GroupNorm</c> with PyTorch's initialisation (weight 1, bias 0), for code outside the models (benchmarks,
-    /// test networks); the models use <see cref="AutocastGroupNorm"/>, which also follows <see cref="Autocast"/>. TorchSharp 0.107.0
-    /// allocates the affine parameters with <c>torch.empty</c> and never resets them, so without this
-    /// they hold whatever was in memory (NaN loss from the first step).
+    /// GroupNorm with PyTorch's initialisation (weight 1, bias 0), for the models and for code outside them (benchmarks,
+    /// test networks): <see cref="AutocastGroupNorm"/>. TorchSharp 0.107.0's own <c>nn.GroupNorm</c> allocates the affine
+    /// parameters with <c>torch.empty</c> and never resets them (NaN loss from the first step).
     /// </summary>
-    public static GroupNorm GroupNorm(long numGroups, long numChannels, double eps = 1e-5, bool affine = true)
-    {
-        var norm = torch.nn.GroupNorm(numGroups, numChannels, eps, affine);
-        if (affine)
-        {
-            using var noGrad = torch.no_grad();
-            torch.nn.init.ones_(norm.weight);
-            torch.nn.init.zeros_(norm.bias!);
-        }
-        return norm;
-    }
+    public static AutocastGroupNorm GroupNorm(long numGroups, long numChannels, double eps = 1e-5) => new(numGroups, numChannels, eps);
 
     /// <summary>
     /// A 2-D convolution as <c>nn.Conv2d</c> (same initialisation, parameters <c>weight</c> and <c>bias</c> of the same shapes),
