@@ -104,7 +104,7 @@ public class ConvolutionGradientTests
     [Fact]
     public void Padded_convolutions_get_every_layer_of_the_models_right()
     {
-        var failures = LayerProbe.BenchUNetLayers().Concat(LayerProbe.ModelLayers("tiny"))
+        var failures = LayerProbe.BenchUNetLayers().Concat(LayerProbe.ModelLayers("tiny")).Concat(LayerProbe.WideInputs())
             .Select(c => (Case: c, Error: LayerProbe.WorstError(c, padded: true))).Where(r => !(r.Error <= LayerProbe.Tolerance)).ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures.Select(f => $"{f.Case}: {f.Error:E2}")));
     }

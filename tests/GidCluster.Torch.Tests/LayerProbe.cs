@@ -108,6 +108,16 @@ public static class LayerProbe
         return cases.DistinctBy(c => c with { Source = "" });
     }
 
+    /// <summary>
+    /// Input channel counts above 16 that are not multiples of it (a U-Net whose slice holds several bins has
+    /// <c>G·Z + Cc</c> input channels, 68 for the demo's): plain oneDNN got 17, 20, 24, 36 and 68 wrong from batch 3.
+    /// </summary>
+    public static IEnumerable<LayerCase> WideInputs() =>
+        from cin in new long[] { 17, 20, 24, 36, 68 }
+        from cout in new long[] { 4, 16, 64 }
+        from n in new long[] { 1, 3, 8 }
+        select new LayerCase("wide-input", "conv", n, cin, cout, 3, 1, 1, 4, 8);
+
     /// <summary>The layers of <c>gid bench torch</c>'s reference U-Net (../shared/bench/unet_step_reference.py), at its sizes (40×64, halved twice).</summary>
     public static IEnumerable<LayerCase> BenchUNetLayers(long batch = 3)
     {

@@ -30,7 +30,7 @@ public static class Layers
 /// and sliced back; inside an <see cref="Autocast"/> region input, weight and bias are cast to its dtype. oneDNN 3.7.1 (libtorch 2.10) returns wrong input gradients from its AVX-512 3×3 backward-data kernel
 /// when the output channels are not a multiple of the 16-float SIMD width (batch ≥ 2, AMD EPYC; measured with the
 /// <c>layer-probe</c> worker, ConvolutionGradientTests). The zero rows add nothing to the input gradient; the real weight
-/// and bias get their gradients through <c>cat</c> and <c>narrow</c>.
+/// and bias get their gradients through <c>cat</c> and <c>narrow</c>. Input channels above 16 are padded too (<see cref="InputPadding"/>).
 /// </summary>
 public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Tensor>
 {
@@ -65,13 +65,28 @@ public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Te
     public override torch.Tensor forward(torch.Tensor input) => Apply(input, weight, bias, Stride, Padding);
 
     /// <summary>
-    /// <c>F.conv2d</c> with the output channels padded as this module does (weight [out, in, k, k], bias [out] or null),
+    /// Zero input channels to add: above 16, oneDNN 3.7.1's AVX-512 kernels also get a convolution wrong (output or
+    /// gradients, from batch 3) when the input channels are not a multiple of 16 (20, 24, 36, 68 measured; at or below
+    /// 16 they are right), so those are padded up to the next multiple (ConvolutionGradientTests).
+    /// </summary>
+    public static long InputPadding(long inChannels) =>
+        inChannels > ChannelMultiple && inChannels % ChannelMultiple != 0 ? ChannelMultiple - inChannels % ChannelMultiple : 0;
+
+    /// <summary>
+    /// <c>F.conv2d</c> with the output (and, above 16, input) channels padded as this module does (weight [out, in, k, k], bias [out] or null),
     /// its operands in the <see cref="Autocast"/> region's dtype when one is open.
     /// </summary>
     public static torch.Tensor Apply(torch.Tensor input, torch.Tensor weight, torch.Tensor? bias, long stride, long padding)
     {
         using var scope = torch.NewDisposeScope();
         (input, weight, bias) = (Autocast.ToReduced(input), Autocast.ToReduced(weight), bias is null ? null : Autocast.ToReduced(bias));
+        var inExtra = InputPadding(weight.shape[1]);
+        if (inExtra > 0)
+        {
+            // Zero input channels with zero weight columns add nothing to the output; the real columns keep their gradients.
+            input = torch.cat([input, torch.zeros([input.shape[0], inExtra, input.shape[2], input.shape[3]], input.dtype, input.device)], 1);
+            weight = torch.cat([weight, torch.zeros([weight.shape[0], inExtra, weight.shape[2], weight.shape[3]], weight.dtype, weight.device)], 1);
+        }
         var outChannels = weight.shape[0];
         var extra = (ChannelMultiple - outChannels % ChannelMultiple) % ChannelMultiple;
         if (extra == 0)
