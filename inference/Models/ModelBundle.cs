@@ -87,19 +87,10 @@ public sealed class ModelBundle : IDisposable
     /// <summary>
     /// ε for all K slices at once: <paramref name="noisy"/> <c>[B, K, Z, h, w]</c>, <paramref name="t"/> <c>[B]</c>,
     /// <paramref name="image"/> <c>[B, 3, H, W]</c> in [−1, 1], <paramref name="keep"/> <c>[B]</c> (false = no condition).
-    /// Stage 2 denoises the slices together; stage 1 sees each slice alone with its bin index.
+    /// Stage 2 denoises the slices together; stage 1 sees each slice alone with its index.
     /// </summary>
-    public Tensor PredictNoise(Tensor noisy, Tensor t, Tensor image, Tensor keep)
-    {
-        if (Stage2 is not null)
-            return Stage2.forward(noisy, t, image, keep);
-        using var scope = NewDisposeScope();
-        var (b, k) = (noisy.shape[0], noisy.shape[1]);
-        var slices = noisy.reshape([b * k, .. noisy.shape[2..]]);
-        var frequency = arange(k, dtype: ScalarType.Int64).repeat(b);
-        var y = Stage1.forward(slices, t.repeat_interleave(k), frequency, image.repeat_interleave(k, 0), keep.repeat_interleave(k));
-        return y.reshape(noisy.shape).MoveToOuterDisposeScope();
-    }
+    public Tensor PredictNoise(Tensor noisy, Tensor t, Tensor image, Tensor keep) =>
+        Stage2 is not null ? Stage2.forward(noisy, t, image, keep) : Stage1.ForwardVolume(noisy, t, image, keep);
 
     /// <summary>Latents <c>[B, K, Z, h, w]</c> → raw (denormalized) spectral volumes <c>[B, K, 4, H, W]</c>; differentiable.</summary>
     public Tensor DecodeVolume(Tensor latents)

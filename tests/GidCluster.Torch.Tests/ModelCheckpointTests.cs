@@ -10,12 +10,17 @@ namespace GidCluster.Torch.Tests;
 /// </summary>
 public sealed class ModelCheckpointTests
 {
-    [Fact]
-    public void Stage1_checkpoint_runs_in_python_torch_with_the_same_output()
+    /// <summary>With <c>bins_per_slice</c> 4 the slice has 16 latent channels and 4 slice indices; the replica knows only the weights' shapes.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(16)]
+    public void Stage1_checkpoint_runs_in_python_torch_with_the_same_output(int binsPerSlice)
     {
         using var scope = torch.NewDisposeScope();
         using var dir = Paths.NewTempDir("gid-model-checkpoint");
-        var config = ModelConfig.Load("tiny");
+        var config = ModelConfig.Load("tiny", [$"unet.bins_per_slice={binsPerSlice}"]);
         var configPath = config.SaveTo(dir.Path);
         torch.manual_seed(7);
         using var unet = new UNet(config.Unet);
@@ -24,10 +29,10 @@ public sealed class ModelCheckpointTests
         var checkpoint = Path.Combine(dir.Path, "stage1.pt");
         TrainingCheckpoint.Save(checkpoint, unet, opt, new TrainingPosition(0, 0, 0));
 
-        var noisy = torch.randn(3, 4, 2, 4);
+        var noisy = torch.randn(3, 4 * binsPerSlice, 2, 4);
         var image = torch.rand(3, 3, 16, 32);
         var t = torch.tensor(new long[] { 3, 400, 999 });
-        var k = torch.tensor(new long[] { 0, 7, 15 });
+        var k = torch.tensor(new long[] { 0, 7, 15 }).div(binsPerSlice, torch.RoundingMode.floor);
         var keep = torch.tensor(new[] { true, false, true });
         Tensor eps;
         using (torch.no_grad())

@@ -1,4 +1,5 @@
 using GidCluster.Training.Models;
+using GidCluster.Training.Trainer;
 
 namespace GidCluster.Torch.Tests;
 
@@ -156,6 +157,44 @@ public sealed class ModelTests
         Assert.NotEmpty(trainable);
         Assert.All(trainable, p => Assert.StartsWith("freq_attn.", p.name));
         Assert.Contains(trainable, p => p.parameter.grad!.abs().sum().item<float>() > 0);
+    }
+
+    /// <summary>
+    /// <c>bins_per_slice</c> G = 4 over K = 16: training draws slice k as bins 4k…4k+3 in order, sampling feeds the
+    /// U-Net the same layout (each volume's slice k is its bins 4k…4k+3 as 16 channels, with index k), and stage 2
+    /// attends across the 4 slices (at init it reproduces stage 1).
+    /// </summary>
+    [Fact]
+    public void Bins_per_slice_groups_adjacent_bins_the_same_way_in_training_and_sampling()
+    {
+        using var scope = torch.NewDisposeScope();
+        var config = Tiny("unet.bins_per_slice=4");
+        var volumes = torch.arange(16, dtype: ScalarType.Float32).reshape(1, 16, 1, 1, 1).expand(3, 16, 4, 8, 8).contiguous();
+        var (bins, slice) = StageLosses.RandomBinSlices(volumes, 4, new torch.Generator(5));
+        Assert.Equal([12L, 4, 8, 8], bins.shape);
+        for (var i = 0; i < 3; i++)
+            for (var j = 0; j < 4; j++)
+                Assert.Equal(4 * slice[i].item<long>() + j, (long)bins[4 * i + j, 0, 0, 0].item<float>());
+
+        var unet = new UNet(config.Unet);
+        ModelGoldenTests.Randomise(unet, 22, 0.1);
+        var noisy = torch.randn([2, 16, 4, 4, 4]);
+        var image = torch.randn(2, 3, 32, 32);
+        var t = torch.tensor(new long[] { 10, 700 });
+        var keep = torch.tensor(new[] { true, false });
+        Tensor volume, one;
+        using (torch.no_grad())
+        {
+            volume = unet.ForwardVolume(noisy, t, image, keep);
+            one = unet.forward(noisy[1, 8..12].reshape(1, 16, 4, 4), t[1..2], torch.tensor(new long[] { 2 }), image[1..2], keep[1..2]);
+        }
+        Assert.True(one.abs().sum().item<float>() > 0);
+        Assert.True(volume[1, 8..12].reshape(1, 16, 4, 4).sub(one).abs().max().item<float>() < 1e-5, "slice 2 of volume 1 is not bins 8…11");
+
+        using var stage2 = new FrequencyCoordinatedUNet(unet, config.Stage2);
+        using (torch.no_grad())
+            Assert.True(Same(stage2.forward(noisy, t, image, keep), volume), "stage 2 at step 0 differs from stage 1");
+        Assert.Throws<ArgumentException>(() => unet.ForwardVolume(torch.randn([2, 6, 4, 4, 4]), t, image, keep));
     }
 
     [Fact]

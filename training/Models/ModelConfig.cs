@@ -26,10 +26,20 @@ public sealed record VaeConfig(long InChannels, long LatentChannels, long Channe
 }
 
 /// <summary>The stage-1 U-Net (one slice's latent), its image condition and its noise schedule.</summary>
+/// <param name="BinsPerSlice">
+/// Frequency bins the U-Net denoises together as channels of one slice: 1 is the paper's design (a slice is one bin's
+/// 4-channel latent, K slices); G &gt; 1 makes a slice G adjacent bins' latents (<c>G·Z</c> channels, K/G slices), so
+/// stage 1 sees how energy spreads over bins and stage 2 attends across the K/G slices. A config saved before the key
+/// existed reads as 1.
+/// </param>
 public sealed record UNetConfig(long LatentChannels, long CondChannels, long CondEncoderChannels, long Channels, long[] ChannelMult,
     long NumResBlocks, long[] AttentionLevels, long AttentionHeads, long NormGroups, long Frequencies, double CondDropout,
-    long Timesteps, string BetaSchedule, double BetaStart, double BetaEnd, long DownFactor)
+    long Timesteps, string BetaSchedule, double BetaStart, double BetaEnd, long DownFactor, long BinsPerSlice = 1)
 {
+    /// <summary>Slices per spectral volume: K / <see cref="BinsPerSlice"/>.</summary>
+    [JsonIgnore] public long Slices => Frequencies / BinsPerSlice;
+
+
     public void Validate()
     {
         ModelConfig.Positive("unet.latent_channels", LatentChannels);
@@ -38,6 +48,8 @@ public sealed record UNetConfig(long LatentChannels, long CondChannels, long Con
         ModelConfig.Channels("unet", Channels, ChannelMult, NormGroups, AttentionHeads);
         ModelConfig.Positive("unet.num_res_blocks", NumResBlocks);
         ModelConfig.Positive("unet.frequencies", Frequencies);
+        if (BinsPerSlice <= 0 || Frequencies % BinsPerSlice != 0)
+            throw new ConfigException("unet.bins_per_slice", $"{BinsPerSlice} does not divide unet.frequencies {Frequencies}");
         ModelConfig.Positive("unet.timesteps", Timesteps);
         foreach (var level in AttentionLevels)
             if (level < 0 || level >= ChannelMult.Length)

@@ -37,10 +37,11 @@ public sealed class ImageConditionEncoder : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// Stage 1 (paper §4.2): an LDM-style 2D U-Net predicting the noise ε in one frequency slice's latent.
-/// Input: noisy latent <c>[B, Z, h, w]</c> concatenated with the start image's features <c>[B, Cc, h, w]</c>
+/// Stage 1 (paper §4.2): an LDM-style 2D U-Net predicting the noise ε in one frequency slice's latent (a slice is
+/// <c>bins_per_slice</c> = G adjacent bins, <c>G·Z</c> channels; G = 1 in the paper).
+/// Input: noisy latent <c>[B, G·Z, h, w]</c> concatenated with the start image's features <c>[B, Cc, h, w]</c>
 /// (<c>cond_encoder</c>; a learned <c>null_cond</c> in their place where the condition is dropped, for
-/// classifier-free guidance); conditioning: <c>time_embed(t) + freq_embed(k)</c>. Output <c>[B, Z, h, w]</c>.
+/// classifier-free guidance); conditioning: <c>time_embed(t) + freq_embed(k)</c>, k the slice index. Output <c>[B, G·Z, h, w]</c>.
 /// Layout: <c>conv_in</c>; <c>down</c> levels of ResBlocks (+ attention at <c>attention_levels</c>) and Downsamples;
 /// <c>mid</c> ResBlock-attention-ResBlock; <c>up</c> levels of ResBlocks over concatenated skips; <c>norm_out</c>-SiLU-<c>conv_out</c>.
 /// </summary>
@@ -66,8 +67,8 @@ public sealed class UNet : nn.Module
         cond_encoder = new ImageConditionEncoder(c.CondEncoderChannels, c.CondChannels, c.DownFactor);
         null_cond = new Parameter(zeros(c.CondChannels));
         time_embed = new TimestepEmbedding(c.Channels, embedDim);
-        freq_embed = new FrequencyEmbedding(c.Frequencies, embedDim);
-        conv_in = Layers.Conv2d(c.LatentChannels + c.CondChannels, c.Channels, 3, padding: 1);
+        freq_embed = new FrequencyEmbedding(c.Slices, embedDim);
+        conv_in = Layers.Conv2d(SliceChannels + c.CondChannels, c.Channels, 3, padding: 1);
 
         var channels = c.Channels;
         var skips = new List<long> { channels };
@@ -101,7 +102,7 @@ public sealed class UNet : nn.Module
             if (level > 0) up.Add(new Upsample(channels));
         }
         norm_out = ResBlock.Norm(c.NormGroups, channels);
-        conv_out = Layers.Conv2d(channels, c.LatentChannels, 3, padding: 1);
+        conv_out = Layers.Conv2d(channels, SliceChannels, 3, padding: 1);
 
         register_module(nameof(cond_encoder), cond_encoder);
         register_parameter(nameof(null_cond), null_cond);
@@ -116,6 +117,9 @@ public sealed class UNet : nn.Module
     }
 
     public UNetConfig Config { get; }
+
+    /// <summary>Channels of one slice's latent: <c>bins_per_slice · Z</c>.</summary>
+    public long SliceChannels => Config.BinsPerSlice * Config.LatentChannels;
 
     /// <summary>
     /// The channel count at each point where the forward pass calls its <c>mix</c> callback: after every
@@ -145,16 +149,34 @@ public sealed class UNet : nn.Module
     }
 
     /// <summary>
-    /// ε prediction. <paramref name="noisy"/> <c>[B, Z, h, w]</c>; <paramref name="timesteps"/> <c>[B]</c> int64;
-    /// <paramref name="frequency"/> <c>[B]</c> int64 bin k; <paramref name="image"/> <c>[B, 3, h·f, w·f]</c>;
+    /// ε for every slice of whole volumes: <paramref name="noisy"/> <c>[B, K, Z, h, w]</c> (bins in order), one timestep
+    /// per volume <c>[B]</c>, <paramref name="image"/> <c>[B, 3, H, W]</c>, <paramref name="keep"/> <c>[B]</c> or null.
+    /// Slice j holds bins <c>j·G … j·G+G−1</c>, so the grouping is a reshape to <c>[B·K/G, G·Z, h, w]</c>; the slices of a
+    /// volume stay consecutive, as <paramref name="mix"/> (stage 2's frequency attention) expects.
+    /// </summary>
+    public Tensor ForwardVolume(Tensor noisy, Tensor timesteps, Tensor image, Tensor? keep = null, Func<Tensor, int, Tensor>? mix = null)
+    {
+        using var scope = NewDisposeScope();
+        if (noisy.dim() != 5 || noisy.shape[1] % Config.BinsPerSlice != 0 || noisy.shape[1] > Config.Frequencies)
+            throw new ArgumentException($"volume latents must be [B, K, Z, h, w] with K ≤ {Config.Frequencies} a multiple of bins_per_slice {Config.BinsPerSlice}, got [{string.Join(", ", noisy.shape)}]", nameof(noisy));
+        var (b, s) = (noisy.shape[0], noisy.shape[1] / Config.BinsPerSlice);
+        var slices = noisy.reshape([b * s, SliceChannels, .. noisy.shape[3..]]);
+        var index = arange(s, dtype: ScalarType.Int64, device: noisy.device).repeat(b);
+        var y = forward(slices, timesteps.repeat_interleave(s), index, image.repeat_interleave(s, 0), keep?.repeat_interleave(s), mix);
+        return y.reshape(noisy.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// ε prediction. <paramref name="noisy"/> <c>[B, G·Z, h, w]</c>; <paramref name="timesteps"/> <c>[B]</c> int64;
+    /// <paramref name="frequency"/> <c>[B]</c> int64 slice index k; <paramref name="image"/> <c>[B, 3, h·f, w·f]</c>;
     /// <paramref name="keep"/> <c>[B]</c> bool (false = condition dropped) or null (all kept);
     /// <paramref name="mix"/> (stage 2) is called with each spatial layer's output and its index in <see cref="MixChannels"/>.
     /// </summary>
     public Tensor forward(Tensor noisy, Tensor timesteps, Tensor frequency, Tensor image, Tensor? keep = null, Func<Tensor, int, Tensor>? mix = null)
     {
         using var scope = NewDisposeScope();
-        if (noisy.dim() != 4 || noisy.shape[1] != Config.LatentChannels)
-            throw new ArgumentException($"noisy latent must be [B, {Config.LatentChannels}, h, w], got [{string.Join(", ", noisy.shape)}]", nameof(noisy));
+        if (noisy.dim() != 4 || noisy.shape[1] != SliceChannels)
+            throw new ArgumentException($"noisy latent must be [B, {SliceChannels}, h, w], got [{string.Join(", ", noisy.shape)}]", nameof(noisy));
         var multiple = 1L << (Config.ChannelMult.Length - 1);
         if (noisy.shape[2] % multiple != 0 || noisy.shape[3] % multiple != 0)
             throw new ArgumentException($"latent size {noisy.shape[2]}×{noisy.shape[3]} is not a multiple of {multiple} (the U-Net halves it {Config.ChannelMult.Length - 1} times)", nameof(noisy));
@@ -192,7 +214,7 @@ public sealed class UNet : nn.Module
     public Tensor DrawKeepMask(long batch, Generator? generator = null) =>
         rand(batch, generator: generator).ge(Config.CondDropout);
 
-    /// <summary>ε-prediction MSE for one training batch of clean latents <paramref name="latents"/> <c>[B, Z, h, w]</c>.</summary>
+    /// <summary>ε-prediction MSE for one training batch of clean slice latents <paramref name="latents"/> <c>[B, G·Z, h, w]</c>.</summary>
     public Tensor Loss(NoiseSchedule schedule, Tensor latents, Tensor frequency, Tensor image, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
@@ -229,7 +251,7 @@ public sealed class ResAttention : nn.Module<Tensor, Tensor, Tensor>
 
 /// <summary>
 /// Stage 2 (paper §4.2, Fig. 3): the stage-1 <c>unet</c>, frozen, with a <see cref="FrequencyAttention"/> layer
-/// (<c>freq_attn.i</c>) after each of its spatial layers so the K slices of a sample are denoised together.
+/// (<c>freq_attn.i</c>) after each of its spatial layers so the K/G slices of a sample are denoised together.
 /// Input <c>[B, K, Z, h, w]</c> → ε <c>[B, K, Z, h, w]</c>. Only <c>freq_attn</c> is trainable.
 /// </summary>
 public sealed class FrequencyCoordinatedUNet : nn.Module
@@ -245,7 +267,7 @@ public sealed class FrequencyCoordinatedUNet : nn.Module
         {
             if (channels % config.AttentionHeads != 0)
                 throw new ConfigException("stage2.attention_heads", $"{config.AttentionHeads} heads do not divide {channels} channels");
-            freq_attn.Add(new FrequencyAttention(channels, config.AttentionHeads, stage1.Config.Frequencies));
+            freq_attn.Add(new FrequencyAttention(channels, config.AttentionHeads, stage1.Config.Slices));
         }
         register_module(nameof(unet), unet);
         register_module(nameof(freq_attn), freq_attn);
@@ -261,13 +283,8 @@ public sealed class FrequencyCoordinatedUNet : nn.Module
     /// </summary>
     public Tensor forward(Tensor noisy, Tensor timesteps, Tensor image, Tensor? keep = null)
     {
-        using var scope = NewDisposeScope();
         if (noisy.dim() != 5) throw new ArgumentException($"stage-2 input must be [B, K, Z, h, w], got [{string.Join(", ", noisy.shape)}]", nameof(noisy));
-        var (b, k) = (noisy.shape[0], noisy.shape[1]);
-        var slices = noisy.reshape([b * k, .. noisy.shape[2..]]);
-        var frequency = arange(k, dtype: ScalarType.Int64, device: noisy.device).repeat(b);
-        var y = unet.forward(slices, timesteps.repeat_interleave(k), frequency, image.repeat_interleave(k, 0),
-            keep?.repeat_interleave(k), (h, i) => freq_attn[i].call(h, k));
-        return y.reshape(noisy.shape).MoveToOuterDisposeScope();
+        var slices = noisy.shape[1] / unet.Config.BinsPerSlice;
+        return unet.ForwardVolume(noisy, timesteps, image, keep, (h, i) => freq_attn[i].call(h, slices));
     }
 }

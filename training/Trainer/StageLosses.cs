@@ -12,7 +12,7 @@ namespace GidCluster.Training.Trainer;
 /// </summary>
 public static class StageLosses
 {
-    /// <summary>One random frequency slice per sample: <c>[B, K, 4, H, W]</c> → (<c>[B, 4, H, W]</c>, k <c>[B]</c>).</summary>
+    /// <summary>One random slice per sample: <c>[B, K, C, H, W]</c> → (<c>[B, C, H, W]</c>, k <c>[B]</c>).</summary>
     public static (Tensor Slices, Tensor Bins) RandomSlices(Tensor volumes, Generator generator)
     {
         var b = volumes.shape[0];
@@ -43,12 +43,30 @@ public static class StageLosses
         return posterior.Mean.clone();
     }
 
-    /// <summary>Stage 1: ε-prediction MSE on one random slice's latent per sample, conditioned on the start image.</summary>
+    /// <summary>
+    /// One random slice of <paramref name="binsPerSlice"/> = G adjacent bins per sample: <c>[B, K, 4, H, W]</c> is viewed
+    /// as K/G slices; slice k holds bins <c>k·G … k·G+G−1</c> (the layout of <see cref="UNet.ForwardVolume"/>) →
+    /// (those bins in order, <c>[B·G, 4, H, W]</c>; k <c>[B]</c>).
+    /// </summary>
+    public static (Tensor Bins, Tensor Slice) RandomBinSlices(Tensor volumes, long binsPerSlice, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var (b, g) = (volumes.shape[0], binsPerSlice);
+        var grouped = volumes.reshape([b, volumes.shape[1] / g, g * volumes.shape[2], .. volumes.shape[3..]]);
+        var (x, k) = RandomSlices(grouped, generator);
+        return (x.reshape([b * g, volumes.shape[2], .. volumes.shape[3..]]).MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Stage 1: ε-prediction MSE on one random slice's latent per sample, conditioned on the start image; a slice's G
+    /// bins' latents are stacked as channels, <c>[B, G·Z, h, w]</c> (G = 1 in the paper).
+    /// </summary>
     public static Tensor Stage1(UNet unet, NoiseSchedule schedule, AutoencoderKL vae, Tensor images, Tensor volumes, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var (x, k) = RandomSlices(volumes, generator);
+        var (x, k) = RandomBinSlices(volumes, unet.Config.BinsPerSlice, generator);
         var latents = Latents(vae, x);
+        latents = latents.reshape([volumes.shape[0], unet.SliceChannels, .. latents.shape[2..]]);
         return unet.Loss(schedule, latents, k, images, generator).MoveToOuterDisposeScope();
     }
 
