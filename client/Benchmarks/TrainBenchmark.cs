@@ -47,6 +47,9 @@ public sealed class TrainBenchmark : IBenchmark
         using var vae = new AutoencoderKL(config.Vae);
         using var frozen = new AutoencoderKL(config.Vae);
         foreach (var p in frozen.parameters()) p.requires_grad = false;
+        // Keys as the trainer passes them: after the first step the latents come from the cache, as in training.
+        using var latents = new LatentCache(frozen, 64L << 20);
+        var keys = Enumerable.Range(0, Batch).Select(i => $"bench-{i}").ToArray();
         using var schedule = new NoiseSchedule(config.Unet);
         using var unet = new UNet(config.Unet);
         using var stage2 = new FrequencyCoordinatedUNet(new UNet(config.Unet), config.Stage2);
@@ -57,8 +60,8 @@ public sealed class TrainBenchmark : IBenchmark
         var stages = new (string Name, nn.Module Model, Func<Generator, Tensor> Loss)[]
         {
             ("vae", vae, g => StageLosses.Vae(vae, volumes, g)),
-            ("ldm1", unet, g => StageLosses.Stage1(unet, schedule, frozen, images * 2 - 1, volumes, g)),
-            ("ldm2", stage2, g => StageLosses.Stage2(stage2, schedule, frozen, images * 2 - 1, volumes, g)),
+            ("ldm1", unet, g => StageLosses.Stage1(unet, schedule, latents, images * 2 - 1, volumes, keys, g)),
+            ("ldm2", stage2, g => StageLosses.Stage2(stage2, schedule, latents, images * 2 - 1, volumes, keys, g)),
             ("renderer", renderer, _ => StageLosses.Renderer(renderer, rendererLoss, images, volumes, targets, offsets, Period)),
         };
         foreach (var (name, model, loss) in stages)
@@ -96,7 +99,7 @@ public sealed class TrainBenchmark : IBenchmark
             using (var scope = NewDisposeScope())
             using (var g = new Generator(1))
             {
-                StageLosses.Stage1(unet, schedule, frozen, images * 2 - 1, volumes, g).backward();
+                StageLosses.Stage1(unet, schedule, latents, images * 2 - 1, volumes, keys, g).backward();
                 optimizer.step(); // so the optimizer has state to save
             }
             var save = Stopwatch.StartNew();

@@ -282,6 +282,7 @@ public sealed class AutocastTests
         using var vae = new AutoencoderKL(config.Vae);
         using var frozen = new AutoencoderKL(config.Vae);
         foreach (var p in frozen.parameters()) p.requires_grad = false;
+        using var latents = new LatentCache(frozen);
         using var schedule = new NoiseSchedule(config.Unet);
         using var unet = new UNet(config.Unet);
         using var stage2 = new FrequencyCoordinatedUNet(new UNet(config.Unet), config.Stage2);
@@ -292,8 +293,8 @@ public sealed class AutocastTests
         var stages = new (string Name, nn.Module Model, Func<torch.Generator, Tensor> Loss)[]
         {
             ("vae", vae, g => StageLosses.Vae(vae, volumes, g)),
-            ("ldm1", unet, g => StageLosses.Stage1(unet, schedule, frozen, images * 2 - 1, volumes, g)),
-            ("ldm2", stage2, g => StageLosses.Stage2(stage2, schedule, frozen, images * 2 - 1, volumes, g)),
+            ("ldm1", unet, g => StageLosses.Stage1(unet, schedule, latents, images * 2 - 1, volumes, null, g)),
+            ("ldm2", stage2, g => StageLosses.Stage2(stage2, schedule, latents, images * 2 - 1, volumes, null, g)),
             ("renderer", renderer, _ => StageLosses.Renderer(renderer, rendererLoss, images, volumes, targets, [3, 40], 149)),
         };
         foreach (var (name, model, loss) in stages)

@@ -169,12 +169,12 @@ public sealed class ModelTests
     {
         using var scope = torch.NewDisposeScope();
         var config = Tiny("unet.bins_per_slice=4");
-        var volumes = torch.arange(16, dtype: ScalarType.Float32).reshape(1, 16, 1, 1, 1).expand(3, 16, 4, 8, 8).contiguous();
-        var (bins, slice) = StageLosses.RandomBinSlices(volumes, 4, new torch.Generator(5));
-        Assert.Equal([12L, 4, 8, 8], bins.shape);
+        var latents = torch.arange(16, dtype: ScalarType.Float32).reshape(1, 16, 1, 1, 1).expand(3, 16, 4, 8, 8).contiguous();
+        var (slices, index) = StageLosses.RandomSliceLatents(latents, 4, new torch.Generator(5));
+        Assert.Equal([3L, 16, 8, 8], slices.shape);
         for (var i = 0; i < 3; i++)
-            for (var j = 0; j < 4; j++)
-                Assert.Equal(4 * slice[i].item<long>() + j, (long)bins[4 * i + j, 0, 0, 0].item<float>());
+            for (var c = 0; c < 16; c++)
+                Assert.Equal(4 * index[i].item<long>() + c / 4, (long)slices[i, c, 0, 0].item<float>());
 
         var unet = new UNet(config.Unet);
         ModelGoldenTests.Randomise(unet, 22, 0.1);
@@ -195,6 +195,35 @@ public sealed class ModelTests
         using (torch.no_grad())
             Assert.True(Same(stage2.forward(noisy, t, image, keep), volume), "stage 2 at step 0 differs from stage 1");
         Assert.Throws<ArgumentException>(() => unet.ForwardVolume(torch.randn([2, 6, 4, 4, 4]), t, image, keep));
+    }
+
+    /// <summary>
+    /// The LDM stages' latent cache returns what encoding returns, bit for bit, whichever samples share a batch and
+    /// whether the sample was held or not; it holds no more than its capacity, and nothing without keys.
+    /// </summary>
+    [Fact]
+    public void Latent_cache_returns_the_encoder_s_bits_and_keeps_to_its_capacity()
+    {
+        using var scope = torch.NewDisposeScope();
+        var config = Tiny();
+        using var vae = new AutoencoderKL(config.Vae);
+        ModelGoldenTests.Randomise(vae, 23, 0.1);
+        vae.eval();
+        var volumes = torch.randn([3, 16, 4, 16, 16]);
+        Tensor Direct(int i) => StageLosses.Latents(vae, volumes[i]);
+        var perSample = 16L * 4 * 2 * 2 * sizeof(float);
+        using var cache = new LatentCache(vae, 2 * perSample);
+        var first = cache.Get(volumes, ["a", "b", "c"]);
+        Assert.Equal([3L, 16, 4, 2, 2], first.shape);
+        Assert.Equal(2, cache.Count);
+        Assert.Equal(2 * perSample, cache.Bytes);
+        var again = cache.Get(volumes[torch.tensor(new long[] { 2, 0 })], ["c", "a"]);
+        for (var i = 0; i < 3; i++)
+            Assert.True(Same(first[i], Direct(i)), $"sample {i}: the cache's latents differ from a direct encoding");
+        Assert.True(Same(again[0], Direct(2)) && Same(again[1], Direct(0)), "a held or re-encoded sample differs in another batch");
+        using var keyless = new LatentCache(vae, 1L << 30);
+        Assert.True(Same(keyless.Get(volumes, null), first));
+        Assert.Equal(0, keyless.Count);
     }
 
     [Fact]

@@ -7,7 +7,8 @@ namespace GidCluster.Training.Data;
 /// One micro-batch as tensors: images <c>[B, 3, H, W]</c>, spectral volumes <c>[B, K=16, 4, H, W]</c>, and for the
 /// renderer the target frames <c>[B, 3, H, W]</c> with their offsets in frames after the start image.
 /// </summary>
-public sealed record TrainingBatch(torch.Tensor Images, torch.Tensor Volumes, torch.Tensor? Targets = null, int[]? TargetOffsets = null);
+/// <param name="Keys">Each sample's identity (video, start frame, mirrored or not): equal keys mean equal images and volumes.</param>
+public sealed record TrainingBatch(torch.Tensor Images, torch.Tensor Volumes, torch.Tensor? Targets = null, int[]? TargetOffsets = null, string[]? Keys = null);
 
 /// <summary>The loader's batches as tensors: the one place where dataprep's float arrays become TorchSharp tensors.</summary>
 public static class BatchTensors
@@ -32,6 +33,7 @@ public static class BatchTensors
     {
         var (images, volumes) = batch.ToTensors();
         var targets = batch.Targets is null ? null : torch.tensor(batch.Targets, [batch.Size, 3, batch.Height, batch.Width]);
-        return new TrainingBatch(images, volumes, targets, batch.TargetOffsets);
+        var keys = Enumerable.Range(0, batch.Size).Select(i => $"{batch.VideoIds[i]}@{batch.StartFrames[i]}{(batch.Flipped[i] ? "/mirrored" : "")}").ToArray();
+        return new TrainingBatch(images, volumes, targets, batch.TargetOffsets, keys);
     }
 }

@@ -44,43 +44,38 @@ public static class StageLosses
     }
 
     /// <summary>
-    /// One random slice of <paramref name="binsPerSlice"/> = G adjacent bins per sample: <c>[B, K, 4, H, W]</c> is viewed
-    /// as K/G slices; slice k holds bins <c>k·G … k·G+G−1</c> (the layout of <see cref="UNet.ForwardVolume"/>) →
-    /// (those bins in order, <c>[B·G, 4, H, W]</c>; k <c>[B]</c>).
+    /// One random slice of <paramref name="binsPerSlice"/> = G adjacent bins per sample: latents <c>[B, K, Z, h, w]</c>
+    /// are viewed as K/G slices; slice k holds bins <c>k·G … k·G+G−1</c> as channels (the layout of
+    /// <see cref="UNet.ForwardVolume"/>) → (<c>[B, G·Z, h, w]</c>, k <c>[B]</c>).
     /// </summary>
-    public static (Tensor Bins, Tensor Slice) RandomBinSlices(Tensor volumes, long binsPerSlice, Generator generator)
+    public static (Tensor Slices, Tensor Index) RandomSliceLatents(Tensor latents, long binsPerSlice, Generator generator)
     {
-        using var scope = NewDisposeScope();
-        var (b, g) = (volumes.shape[0], binsPerSlice);
-        var grouped = volumes.reshape([b, volumes.shape[1] / g, g * volumes.shape[2], .. volumes.shape[3..]]);
-        var (x, k) = RandomSlices(grouped, generator);
-        return (x.reshape([b * g, volumes.shape[2], .. volumes.shape[3..]]).MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope());
+        var (b, g) = (latents.shape[0], binsPerSlice);
+        using var grouped = latents.reshape([b, latents.shape[1] / g, g * latents.shape[2], .. latents.shape[3..]]);
+        return RandomSlices(grouped, generator);
     }
 
     /// <summary>
-    /// Stage 1: ε-prediction MSE on one random slice's latent per sample, conditioned on the start image; a slice's G
-    /// bins' latents are stacked as channels, <c>[B, G·Z, h, w]</c> (G = 1 in the paper).
+    /// Stage 1: ε-prediction MSE on one random slice's latent per sample (its G bins' latents stacked as channels,
+    /// G = 1 in the paper), conditioned on the start image.
     /// </summary>
-    public static Tensor Stage1(UNet unet, NoiseSchedule schedule, AutoencoderKL vae, Tensor images, Tensor volumes, Generator generator)
+    public static Tensor Stage1(UNet unet, NoiseSchedule schedule, LatentCache latents, Tensor images, Tensor volumes, string[]? keys, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var (x, k) = RandomBinSlices(volumes, unet.Config.BinsPerSlice, generator);
-        var latents = Latents(vae, x);
-        latents = latents.reshape([volumes.shape[0], unet.SliceChannels, .. latents.shape[2..]]);
-        return unet.Loss(schedule, latents, k, images, generator).MoveToOuterDisposeScope();
+        var (x, k) = RandomSliceLatents(latents.Get(volumes, keys), unet.Config.BinsPerSlice, generator);
+        return unet.Loss(schedule, x, k, images, generator).MoveToOuterDisposeScope();
     }
 
     /// <summary>Stage 2: all K slices of a sample denoised together, one timestep per sample, ε-prediction MSE.</summary>
-    public static Tensor Stage2(FrequencyCoordinatedUNet model, NoiseSchedule schedule, AutoencoderKL vae, Tensor images, Tensor volumes, Generator generator)
+    public static Tensor Stage2(FrequencyCoordinatedUNet model, NoiseSchedule schedule, LatentCache latents, Tensor images, Tensor volumes, string[]? keys, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var (b, k) = (volumes.shape[0], volumes.shape[1]);
-        var latents = Latents(vae, volumes.reshape([b * k, .. volumes.shape[2..]]));
-        latents = latents.reshape([b, k, .. latents.shape[1..]]);
+        var z = latents.Get(volumes, keys);
+        var b = z.shape[0];
         var t = randint(0, schedule.Timesteps, [b], dtype: ScalarType.Int64, generator: generator);
-        var noise = randn(latents.shape, generator: generator);
+        var noise = randn(z.shape, generator: generator);
         var keep = model.Stage1.DrawKeepMask(b, generator);
-        var prediction = model.forward(schedule.AddNoise(latents, noise, t), t, images, keep);
+        var prediction = model.forward(schedule.AddNoise(z, noise, t), t, images, keep);
         return nn.functional.mse_loss(Autocast.ToFloat32(prediction), noise).MoveToOuterDisposeScope();
     }
 

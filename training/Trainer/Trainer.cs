@@ -288,6 +288,9 @@ public sealed class Trainer : IDisposable
     private static int PeriodFrames(DatasetManifest manifest, string dataset) =>
         manifest.Config?["clip_frames"]?.GetValue<int>() ?? throw new InvalidDataException($"{dataset}: the manifest's config has no clip_frames");
 
+    /// <summary>Latents kept per rank for the LDM stages: 40 KB per sample at 64×40 (K = 16), 160 KB at 256×160.</summary>
+    private const long LatentCacheBytes = 512L << 20;
+
     private static (nn.Module Model, Func<TrainingBatch, Generator, Tensor> Loss) Build(TrainSpec spec, ModelConfig config, string? vgg, int period, List<IDisposable> owned, TextWriter log)
     {
         switch (spec.Stage)
@@ -303,7 +306,9 @@ public sealed class Trainer : IDisposable
                     var schedule = new NoiseSchedule(config.Unet);
                     owned.Add(schedule);
                     var unet = new UNet(config.Unet);
-                    return (unet, (x, g) => StageLosses.Stage1(unet, schedule, vae, x.Images, x.Volumes, g));
+                    var latents = new LatentCache(vae, LatentCacheBytes);
+                    owned.Add(latents);
+                    return (unet, (x, g) => StageLosses.Stage1(unet, schedule, latents, x.Images, x.Volumes, x.Keys, g));
                 }
             case "ldm2":
                 {
@@ -313,7 +318,9 @@ public sealed class Trainer : IDisposable
                     var stage1 = new UNet(config.Unet);
                     TrainingCheckpoint.LoadWeights(spec.Stage1Checkpoint!, stage1);
                     var model = new FrequencyCoordinatedUNet(stage1, config.Stage2);
-                    return (model, (x, g) => StageLosses.Stage2(model, schedule, vae, x.Images, x.Volumes, g));
+                    var latents = new LatentCache(vae, LatentCacheBytes);
+                    owned.Add(latents);
+                    return (model, (x, g) => StageLosses.Stage2(model, schedule, latents, x.Images, x.Volumes, x.Keys, g));
                 }
             case "renderer":
                 {
