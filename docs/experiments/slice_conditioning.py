@@ -10,12 +10,13 @@ concatenated at the input; 10% condition dropout; the paper's scaled-linear 1000
 by sampling 32 new pictures with 50 DDIM steps at guidance w=1.75 and asking, per object, whether the
 slice with the most energy is the object's class (chance 0.25).
 
-  /usr/bin/python3 docs/experiments/slice_conditioning.py --mode joint|slice --cond concat|film|scale-shift --steps N
+  /usr/bin/python3 docs/experiments/slice_conditioning.py --mode joint|slice --cond concat|film|scale-shift --steps N [--bins G]
 
 --mode joint denoises all K slices as channels of one tensor; --mode slice denoises one slice per
 sample with k added to the timestep embedding (like stage 1). --cond film adds a per-pixel scale and
 shift from the condition (and, in slice mode, from the embedding) in every block; scale-shift makes the
-embedding scale and shift the normalized features (ADM's use_scale_shift_norm).
+embedding scale and shift the normalized features (ADM's use_scale_shift_norm). --bins G (slice mode) makes a
+slice G adjacent slices' channels, with K/G slice indices (unet.bins_per_slice in the project; G = K is joint).
 Results are in docs/experiments/README.md. Not part of the product: nothing imports it.
 """
 import argparse
@@ -26,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 K, H, W, CLASSES, T = 4, 16, 16, 4, 1000
+G = 1  # bins per slice in slice mode (--bins)
 BETAS = torch.linspace(0.00085 ** .5, 0.012 ** .5, T) ** 2
 ABAR = torch.cumprod(1 - BETAS, 0)
 
@@ -82,13 +84,13 @@ class Block(nn.Module):
 class Net(nn.Module):
     def __init__(self, mode, cond, ch=32):
         super().__init__()
-        self.slices = 2 * K if mode == 'joint' else 2
+        self.slices = 2 * K if mode == 'joint' else 2 * G
         self.encode = nn.Sequential(nn.Conv2d(CLASSES + 1, 32, 3, padding=1), nn.SiLU(), nn.Conv2d(32, 32, 3, padding=1))
         self.conv_in = nn.Conv2d(self.slices + 32, ch, 3, padding=1)
         self.blocks = nn.ModuleList([Block(ch, cond) for _ in range(4)])
         self.conv_out = nn.Conv2d(ch, self.slices, 3, padding=1)
         self.time = nn.Sequential(nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 64))
-        self.freq = nn.Embedding(K, 64)
+        self.freq = nn.Embedding(K // G, 64)
 
     def forward(self, x, t, k, cond):
         angles = t[:, None].float() * torch.exp(-math.log(10000) * torch.arange(32) / 32)[None]
@@ -111,8 +113,8 @@ def train(mode, cond, steps, batch=16):
         c = torch.where((torch.rand(batch, generator=g) < 0.1)[:, None, None, None], torch.zeros_like(c), c)
         k = None
         if mode == 'slice':
-            k = torch.randint(K, (batch,), generator=g)
-            x0 = x0.view(batch, K, 2, H, W)[torch.arange(batch), k]
+            k = torch.randint(K // G, (batch,), generator=g)
+            x0 = x0.view(batch, K // G, 2 * G, H, W)[torch.arange(batch), k]
         t = torch.randint(T, (batch,), generator=g)
         eps = torch.randn(x0.shape, generator=g)
         a = ABAR[t][:, None, None, None]
@@ -129,7 +131,7 @@ def score(net, mode, n=32, w=1.75, ddim=50):
     cond, _, objects = pictures(n, g)
     rows, k = n, None
     if mode == 'slice':  # every slice of every picture, each sampled on its own
-        rows, k, cond = n * K, torch.arange(K).repeat(n), cond.repeat_interleave(K, 0)
+        rows, k, cond = n * K // G, torch.arange(K // G).repeat(n), cond.repeat_interleave(K // G, 0)
     x = torch.randn(rows, net.slices, H, W, generator=g)
     times = torch.linspace(T - 1, 0, ddim).long()
     for i, t in enumerate(times):
@@ -149,8 +151,10 @@ if __name__ == '__main__':
     p.add_argument('--mode', choices=['joint', 'slice'], required=True)
     p.add_argument('--cond', choices=['concat', 'film', 'scale-shift'], default='concat')
     p.add_argument('--steps', type=int, default=1500)
+    p.add_argument('--bins', type=int, default=1, choices=[1, 2, 4])
     args = p.parse_args()
+    G = args.bins
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = train(args.mode, args.cond, args.steps)
-    print(f'mode={args.mode} cond={args.cond} steps={args.steps} accuracy={score(model, args.mode):.2f}')
+    print(f'mode={args.mode} bins={G} cond={args.cond} steps={args.steps} accuracy={score(model, args.mode):.2f}')
