@@ -30,7 +30,7 @@ public static class Layers
 /// and sliced back; inside an <see cref="Autocast"/> region input, weight and bias are cast to its dtype. oneDNN 3.7.1 (libtorch 2.10) returns wrong input gradients from its AVX-512 3×3 backward-data kernel
 /// when the output channels are not a multiple of the 16-float SIMD width (batch ≥ 2, AMD EPYC; measured with the
 /// <c>layer-probe</c> worker, ConvolutionGradientTests). The zero rows add nothing to the input gradient; the real weight
-/// and bias get their gradients through <c>cat</c> and <c>narrow</c>. Input channels above 16 are padded too (<see cref="InputPadding"/>).
+/// and bias get their gradients through <c>cat</c> and <c>narrow</c>. Some input channel counts are padded too (<see cref="InputPadding"/>).
 /// </summary>
 public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Tensor>
 {
@@ -65,22 +65,25 @@ public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Te
     public override torch.Tensor forward(torch.Tensor input) => Apply(input, weight, bias, Stride, Padding);
 
     /// <summary>
-    /// Zero input channels to add: above 16, oneDNN 3.7.1's AVX-512 kernels also get a convolution wrong (output or
-    /// gradients, from batch 3) when the input channels are not a multiple of 16 (20, 24, 36, 68 measured; at or below
-    /// 16 they are right), so those are padded up to the next multiple (ConvolutionGradientTests).
+    /// Zero input channels to add. oneDNN 3.7.1's AVX-512 kernels get a convolution wrong (output or gradients, from
+    /// batch 3) when it has more than 16 input channels that are not a multiple of 16 (20, 24, 36, 68 measured in
+    /// float32; at or below 16 they are right), and on a CPU with AVX512-BF16 its bf16 kernels get input gradients wrong
+    /// for any count that is not a multiple of 16 (6 and 8 measured, AutocastTests). Those are padded up to the next
+    /// multiple (ConvolutionGradientTests, AutocastTests).
     /// </summary>
-    public static long InputPadding(long inChannels) =>
-        inChannels > ChannelMultiple && inChannels % ChannelMultiple != 0 ? ChannelMultiple - inChannels % ChannelMultiple : 0;
+    public static long InputPadding(long inChannels, torch.ScalarType dtype = torch.ScalarType.Float32) =>
+        inChannels % ChannelMultiple == 0 || (dtype != torch.ScalarType.BFloat16 && inChannels <= ChannelMultiple)
+            ? 0 : ChannelMultiple - inChannels % ChannelMultiple;
 
     /// <summary>
-    /// <c>F.conv2d</c> with the output (and, above 16, input) channels padded as this module does (weight [out, in, k, k], bias [out] or null),
+    /// <c>F.conv2d</c> with the output channels (and input channels, per <see cref="InputPadding"/>) padded as this module does (weight [out, in, k, k], bias [out] or null),
     /// its operands in the <see cref="Autocast"/> region's dtype when one is open.
     /// </summary>
     public static torch.Tensor Apply(torch.Tensor input, torch.Tensor weight, torch.Tensor? bias, long stride, long padding)
     {
         using var scope = torch.NewDisposeScope();
         (input, weight, bias) = (Autocast.ToReduced(input), Autocast.ToReduced(weight), bias is null ? null : Autocast.ToReduced(bias));
-        var inExtra = InputPadding(weight.shape[1]);
+        var inExtra = InputPadding(weight.shape[1], weight.dtype);
         if (inExtra > 0)
         {
             // Zero input channels with zero weight columns add nothing to the output; the real columns keep their gradients.
