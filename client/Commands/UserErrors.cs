@@ -45,7 +45,8 @@ public static class UserErrors
     public static bool IsUserInput(Exception e) =>
         e is ArgumentException or FormatException or IOException or InvalidDataException or UnauthorizedAccessException
             or System.Text.Json.JsonException or ManifestException or GidCluster.Dataprep.Shards.ParquetFormatException
-            or ClusterClientException; // no cluster, no such job or run: its message says what to pass
+            or ClusterClientException // no cluster, no such job or run: its message says what to pass
+            or Microsoft.AspNetCore.Connections.AddressInUseException; // a port given (or drawn) is taken
 
     private static string OneLine(string message) => string.Join(" ", message.Split(['\n', '\r'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
