@@ -41,9 +41,9 @@ public static class DemoCommand
         /// The tiny config with a 4× latent instead of 8×: at 64×32 frames an object is a few pixels across, and a
         /// 1,500-step VAE at 8× reconstructed almost none of its motion (relative error 0.98 on the pixels with
         /// |S'| > 1; 0.58 at 4×; `tiny` itself stays as the tests use it).
-        /// And all 16 bins in one slice (<c>unet.bins_per_slice=16</c>, a deviation from the paper's one bin per slice):
-        /// denoised one bin at a time, a model of this budget never learns which bin the picture decides (the toy in
-        /// docs/experiments: chance with one bin per slice, 0.50 with two, 0.95 with all four).
+        /// And all 16 bins in one slice (<c>unet.bins_per_slice=16</c>, a deviation from the paper's one bin per slice): in
+        /// the toy of docs/experiments one bin per slice stays at chance, two reach 0.50, all four 0.95; on this corpus it
+        /// left the dominant-bin score at 0.25 but cut the amplitude error from 0.63 to 0.40 (baseline 0.46).
         /// </summary>
         public string[] Overrides { get; init; } = ["vae.channel_mult=[1,2,2]", "unet.down_factor=4", "unet.bins_per_slice=16"];
 

@@ -39,7 +39,6 @@ public sealed record UNetConfig(long LatentChannels, long CondChannels, long Con
     /// <summary>Slices per spectral volume: K / <see cref="BinsPerSlice"/>.</summary>
     [JsonIgnore] public long Slices => Frequencies / BinsPerSlice;
 
-
     public void Validate()
     {
         ModelConfig.Positive("unet.latent_channels", LatentChannels);
