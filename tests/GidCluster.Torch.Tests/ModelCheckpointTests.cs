@@ -10,17 +10,23 @@ namespace GidCluster.Torch.Tests;
 /// </summary>
 public sealed class ModelCheckpointTests
 {
-    /// <summary>With <c>bins_per_slice</c> 4 the slice has 16 latent channels and 4 slice indices; the replica knows only the weights' shapes.</summary>
+    /// <summary>
+    /// With <c>bins_per_slice</c> 4 the slice has 16 latent channels and 4 slice indices; the replica knows only the
+    /// weights' shapes. With <c>cond_film</c> every down and up ResBlock also has its FiLM weights (randomised, so a
+    /// FiLM that did nothing would differ).
+    /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(4)]
-    [InlineData(16)]
-    public void Stage1_checkpoint_runs_in_python_torch_with_the_same_output(int binsPerSlice)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(4, false)]
+    [InlineData(16, false)]
+    [InlineData(1, true)]
+    [InlineData(16, true)]
+    public void Stage1_checkpoint_runs_in_python_torch_with_the_same_output(int binsPerSlice, bool film)
     {
         using var scope = torch.NewDisposeScope();
         using var dir = Paths.NewTempDir("gid-model-checkpoint");
-        var config = ModelConfig.Load("tiny", [$"unet.bins_per_slice={binsPerSlice}"]);
+        var config = ModelConfig.Load("tiny", [$"unet.bins_per_slice={binsPerSlice}", $"unet.cond_film={(film ? "true" : "false")}"]);
         var configPath = config.SaveTo(dir.Path);
         torch.manual_seed(7);
         using var unet = new UNet(config.Unet);

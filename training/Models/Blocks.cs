@@ -18,8 +18,10 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
     private readonly AutocastGroupNorm norm2;
     private readonly ChannelPaddedConv2d conv2;
     private readonly ChannelPaddedConv2d? skip;
+    private readonly ImageFilm? cond_film;
 
-    public ResBlock(long inChannels, long outChannels, long normGroups, long embedDim = 0) : base(nameof(ResBlock))
+    /// <param name="condChannels">When positive, the block takes the picture's features (<see cref="Forward"/>) and modulates its normalized features with them.</param>
+    public ResBlock(long inChannels, long outChannels, long normGroups, long embedDim = 0, long condChannels = 0) : base(nameof(ResBlock))
     {
         norm1 = Norm(normGroups, inChannels);
         conv1 = Layers.Conv2d(inChannels, outChannels, 3, padding: 1);
@@ -39,9 +41,17 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
             skip = Layers.Conv2d(inChannels, outChannels, 1);
             register_module(nameof(skip), skip);
         }
+        if (condChannels > 0)
+        {
+            cond_film = new ImageFilm(condChannels, embedDim, outChannels);
+            register_module(nameof(cond_film), cond_film);
+        }
     }
 
-    public override Tensor forward(Tensor x, Tensor? emb)
+    public override Tensor forward(Tensor x, Tensor? emb) => Forward(x, emb, null);
+
+    /// <summary>The block with the picture's features <paramref name="cond"/> <c>[B, Cc, h', w']</c> (needed when built with cond channels).</summary>
+    public Tensor Forward(Tensor x, Tensor? emb, Tensor? cond)
     {
         using var scope = NewDisposeScope();
         var h = conv1.call(nn.functional.silu(norm1.call(x)));
@@ -50,7 +60,13 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
             if (emb is null) throw new ArgumentNullException(nameof(emb), "this ResBlock was built with an embedding projection and needs the embedding");
             h = h + time_emb_proj.call(nn.functional.silu(emb)).unsqueeze(-1).unsqueeze(-1);
         }
-        h = conv2.call(nn.functional.silu(norm2.call(h)));
+        var normalized = norm2.call(h);
+        if (cond_film is not null)
+        {
+            if (cond is null || emb is null) throw new ArgumentNullException(nameof(cond), "this ResBlock was built with image FiLM and needs the picture's features and the embedding");
+            normalized = cond_film.call(normalized, cond, emb);
+        }
+        h = conv2.call(nn.functional.silu(normalized));
         var identity = skip is null ? x : skip.call(x);
         return (identity + h).MoveToOuterDisposeScope();
     }
@@ -61,6 +77,43 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
         if (groups <= 0 || channels % groups != 0)
             throw new ArgumentException($"norm_groups {groups} does not divide {channels} channels");
         return Layers.GroupNorm(groups, channels);
+    }
+}
+
+/// <summary>
+/// FiLM from the picture (<c>unet.cond_film</c>): <c>z = SiLU(pool(c) + W·SiLU(emb))</c>, <c>(γ, β) = conv(z)</c>,
+/// <c>h ← h·(1 + γ) + β</c> per pixel and channel, with c the picture's features pooled to h's size. The conv starts
+/// at zero, so a new block is the plain ResBlock. Why: concatenating the picture at the input alone left the demo's
+/// model at chance on which bin an object moves in (docs/experiments: 0.16 after 3,000 steps at K = 16; FiLM 0.80).
+/// </summary>
+public sealed class ImageFilm : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly AutocastLinear emb_proj;
+    private readonly ChannelPaddedConv2d conv;
+
+    public ImageFilm(long condChannels, long embedDim, long channels) : base(nameof(ImageFilm))
+    {
+        if (embedDim <= 0) throw new ArgumentException("image FiLM needs the time embedding (embedDim > 0)", nameof(embedDim));
+        emb_proj = new AutocastLinear(embedDim, condChannels);
+        conv = Layers.Conv2d(condChannels, 2 * channels, 3, padding: 1);
+        using (no_grad())
+        {
+            nn.init.zeros_(conv.weight);
+            nn.init.zeros_(conv.bias!);
+        }
+        register_module(nameof(emb_proj), emb_proj);
+        register_module(nameof(conv), conv);
+    }
+
+    /// <summary><paramref name="h"/> <c>[B, C, h, w]</c>, <paramref name="cond"/> <c>[B, Cc, h', w']</c>, <paramref name="emb"/> <c>[B, E]</c> → <c>[B, C, h, w]</c>.</summary>
+    public override Tensor forward(Tensor h, Tensor cond, Tensor emb)
+    {
+        using var scope = NewDisposeScope();
+        if (cond.shape[2] != h.shape[2] || cond.shape[3] != h.shape[3])
+            cond = nn.functional.adaptive_avg_pool2d(cond, [h.shape[2], h.shape[3]]);
+        var z = nn.functional.silu(cond + emb_proj.call(nn.functional.silu(emb)).unsqueeze(-1).unsqueeze(-1));
+        var gammaBeta = Autocast.ToFloat32(conv.call(z)).chunk(2, 1);
+        return (h * (1 + gammaBeta[0]) + gammaBeta[1]).MoveToOuterDisposeScope();
     }
 }
 

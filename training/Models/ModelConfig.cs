@@ -32,9 +32,14 @@ public sealed record VaeConfig(long InChannels, long LatentChannels, long Channe
 /// stage 1 sees how energy spreads over bins and stage 2 attends across the K/G slices. A config saved before the key
 /// existed reads as 1.
 /// </param>
+/// <param name="CondFilm">
+/// Besides the paper's concatenation at the input, every down and up ResBlock scales and shifts its normalized features
+/// per pixel from the picture's features (FiLM, <see cref="ImageFilm"/>). False (the paper's design) in the shipped
+/// configs; a config saved before the key existed reads as false.
+/// </param>
 public sealed record UNetConfig(long LatentChannels, long CondChannels, long CondEncoderChannels, long Channels, long[] ChannelMult,
     long NumResBlocks, long[] AttentionLevels, long AttentionHeads, long NormGroups, long Frequencies, double CondDropout,
-    long Timesteps, string BetaSchedule, double BetaStart, double BetaEnd, long DownFactor, long BinsPerSlice = 1)
+    long Timesteps, string BetaSchedule, double BetaStart, double BetaEnd, long DownFactor, long BinsPerSlice = 1, bool CondFilm = false)
 {
     /// <summary>Slices per spectral volume: K / <see cref="BinsPerSlice"/>.</summary>
     [JsonIgnore] public long Slices => Frequencies / BinsPerSlice;

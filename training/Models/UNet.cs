@@ -42,6 +42,7 @@ public sealed class ImageConditionEncoder : nn.Module<Tensor, Tensor>
 /// Input: noisy latent <c>[B, G·Z, h, w]</c> concatenated with the start image's features <c>[B, Cc, h, w]</c>
 /// (<c>cond_encoder</c>; a learned <c>null_cond</c> in their place where the condition is dropped, for
 /// classifier-free guidance); conditioning: <c>time_embed(t) + freq_embed(k)</c>, k the slice index. Output <c>[B, G·Z, h, w]</c>.
+/// With <c>cond_film</c> the same features also scale and shift every down and up ResBlock (<see cref="ImageFilm"/>).
 /// Layout: <c>conv_in</c>; <c>down</c> levels of ResBlocks (+ attention at <c>attention_levels</c>) and Downsamples;
 /// <c>mid</c> ResBlock-attention-ResBlock; <c>up</c> levels of ResBlocks over concatenated skips; <c>norm_out</c>-SiLU-<c>conv_out</c>.
 /// </summary>
@@ -132,7 +133,7 @@ public sealed class UNet : nn.Module
     {
         var attention = Config.AttentionLevels.Contains(level) ? new SpatialAttention(outChannels, Config.AttentionHeads, Config.NormGroups) : null;
         _mixChannels.Add(outChannels);
-        return new ResAttention(new ResBlock(inChannels, outChannels, Config.NormGroups, embedDim), attention);
+        return new ResAttention(new ResBlock(inChannels, outChannels, Config.NormGroups, embedDim, Config.CondFilm ? Config.CondChannels : 0), attention);
     }
 
     /// <summary>The image condition at latent resolution, <c>[B, Cc, h, w]</c>; rows where <paramref name="keep"/> is false get <c>null_cond</c>.</summary>
@@ -184,6 +185,7 @@ public sealed class UNet : nn.Module
         if (cond.shape[2] != noisy.shape[2] || cond.shape[3] != noisy.shape[3])
             throw new ArgumentException($"image {image.shape[2]}×{image.shape[3]} does not encode to the latent size {noisy.shape[2]}×{noisy.shape[3]} (down factor {Config.DownFactor})", nameof(image));
         var emb = time_embed.call(timesteps) + freq_embed.call(frequency);
+        var film = Config.CondFilm ? cond : null;
         var index = 0;
         Tensor Mix(Tensor h) => mix is null ? h : mix(h, index++);
 
@@ -191,7 +193,7 @@ public sealed class UNet : nn.Module
         var skips = new List<Tensor> { h };
         foreach (var layer in down)
         {
-            h = layer is ResAttention ra ? Mix(ra.call(h, emb)) : ((Downsample)layer).call(h);
+            h = layer is ResAttention ra ? Mix(ra.Forward(h, emb, film)) : ((Downsample)layer).call(h);
             skips.Add(h);
         }
         h = Mix(mid.call(h, emb));
@@ -199,7 +201,7 @@ public sealed class UNet : nn.Module
         {
             if (layer is ResAttention ra)
             {
-                h = Mix(ra.call(cat([h, skips[^1]], 1), emb));
+                h = Mix(ra.Forward(cat([h, skips[^1]], 1), emb, film));
                 skips.RemoveAt(skips.Count - 1);
             }
             else
@@ -241,9 +243,12 @@ public sealed class ResAttention : nn.Module<Tensor, Tensor, Tensor>
         if (attn is not null) register_module(nameof(attn), attn);
     }
 
-    public override Tensor forward(Tensor x, Tensor emb)
+    public override Tensor forward(Tensor x, Tensor emb) => Forward(x, emb, null);
+
+    /// <summary>The layer with the picture's features for the ResBlock's FiLM (null when the U-Net has none).</summary>
+    public Tensor Forward(Tensor x, Tensor emb, Tensor? cond)
     {
-        var h = res.call(x, emb);
+        var h = res.Forward(x, emb, cond);
         if (attn is null) return h;
         using (h) return attn.call(h);
     }

@@ -23,10 +23,15 @@ def eps(sd, cfg, noisy, image, t, k, keep):
     def lin(h, pre):
         return F.linear(h, sd[pre + '.weight'], sd[pre + '.bias'])
 
-    def res(h, emb, pre):
+    def res(h, emb, pre, cond=None):
         r = conv(F.silu(gn(h, pre + '.norm1')), pre + '.conv1', padding=1)
         r = r + lin(F.silu(emb), pre + '.time_emb_proj')[:, :, None, None]
-        r = conv(F.silu(gn(r, pre + '.norm2')), pre + '.conv2', padding=1)
+        r = gn(r, pre + '.norm2')
+        if pre + '.cond_film.conv.weight' in sd:  # unet.cond_film: scale and shift from the picture's features
+            z = F.adaptive_avg_pool2d(cond, r.shape[-2:]) + lin(F.silu(emb), pre + '.cond_film.emb_proj')[:, :, None, None]
+            gamma, beta = conv(F.silu(z), pre + '.cond_film.conv', padding=1).chunk(2, 1)
+            r = r * (1 + gamma) + beta
+        r = conv(F.silu(r), pre + '.conv2', padding=1)
         return (conv(h, pre + '.skip') if pre + '.skip.weight' in sd else h) + r
 
     def attn(h, pre):
@@ -39,7 +44,7 @@ def eps(sd, cfg, noisy, image, t, k, keep):
         return h + a.permute(1, 2, 0).reshape(b, c, hh, ww)
 
     def layer(h, emb, pre, level):
-        h = res(h, emb, pre + '.res')
+        h = res(h, emb, pre + '.res', c)
         return attn(h, pre + '.attn') if level in cfg['attention_levels'] else h
 
     c = F.silu(conv(image, 'cond_encoder.conv_in', padding=1))
