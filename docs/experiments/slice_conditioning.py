@@ -11,7 +11,7 @@ by sampling 32 new pictures with 50 DDIM steps at guidance w=1.75 and asking, pe
 slice with the most energy is the object's class (chance 0.25).
 
   /usr/bin/python3 docs/experiments/slice_conditioning.py --mode joint|slice --cond concat|film|scale-shift --steps N [--bins G]
-      [--corpus] [--sigma S] [--fixed N]
+      [--corpus] [--sigma S] [--fixed N] [--rgb]
 
 --mode joint denoises all K slices as channels of one tensor; --mode slice denoises one slice per
 sample with k added to the timestep embedding (like stage 1). --cond film adds a per-pixel scale and
@@ -20,9 +20,11 @@ embedding scale and shift the normalized features (ADM's use_scale_shift_norm). 
 slice G adjacent slices' channels, with K/G slice indices (unet.bins_per_slice in the project; G = K is joint).
 --corpus gives the toy the demo's shape (K = 16 slices, 5 classes on slices 2, 5, 8, 11, 14, a slice within ±1
 counts, objects of 2-4 px: chance about 0.19), --sigma adds noise of that std to every slice everywhere (the
-normalized flow noise of the background), --fixed N trains on N fixed pictures. Results are in docs/experiments/README.md. Not part of the product: nothing imports it.
+normalized flow noise of the background), --fixed N trains on N fixed pictures, --rgb conditions on a
+coloured picture (grey textured background, objects in their class's hue times a brightness texture). Results are in docs/experiments/README.md. Not part of the product: nothing imports it.
 """
 import argparse
+import colorsys
 import math
 
 import torch
@@ -34,6 +36,7 @@ SLICE = list(range(CLASSES))  # the slice class c moves in
 TOLERANCE = 0  # a sampled slice within this many of SLICE[c] counts as right
 SIGMA = 0.0  # noise added to every slice everywhere (--sigma)
 R_MIN, R_MAX = 2, 5  # object half-sizes drawn from [R_MIN, R_MAX)
+RGB = False  # condition on a coloured picture instead of the class map (--rgb)
 FIXED = 0  # train on this many fixed pictures (--fixed); 0 = new pictures every step
 G = 1  # bins per slice in slice mode (--bins)
 BETAS = torch.linspace(0.00085 ** .5, 0.012 ** .5, T) ** 2
@@ -60,7 +63,22 @@ def pictures(n, g):
             volume[i, 2 * SLICE[c] + 1, m] = 1.5 * math.sin(phase)
             objects.append((i, m, c))
     volume += SIGMA * torch.randn(volume.shape, generator=g)
+    if RGB:
+        cond = rgb_picture(cond, g)
     return cond, volume, objects
+
+
+def rgb_picture(onehot, g):
+    """The class map as the corpus draws it: a grey textured background, each object its class's hue (the corpus's hue
+    centres at saturation 0.75) times a random brightness texture: [n, 3, H, W] in [-1, 1]."""
+    n = onehot.shape[0]
+    hues = [0, 55, 120, 200, 280][:CLASSES]
+    colours = torch.tensor([colorsys.hsv_to_rgb(h / 360, 0.75, 0.85) for h in hues])  # [CLASSES, 3]
+    background = (0.5 + 0.15 * torch.randn(n, 1, H, W, generator=g)).expand(n, 3, H, W)
+    texture = 0.7 + 0.6 * torch.rand(n, 1, H, W, generator=g)
+    objects = torch.einsum('nchw,ck->nkhw', onehot[:, :CLASSES], colours) * texture
+    inside = onehot[:, CLASSES:] == 0
+    return (torch.where(inside, objects, background) * 2 - 1).clamp(-1, 1)
 
 
 class Block(nn.Module):
@@ -94,7 +112,7 @@ class Net(nn.Module):
     def __init__(self, mode, cond, ch=32):
         super().__init__()
         self.slices = 2 * K if mode == 'joint' else 2 * G
-        self.encode = nn.Sequential(nn.Conv2d(CLASSES + 1, 32, 3, padding=1), nn.SiLU(), nn.Conv2d(32, 32, 3, padding=1))
+        self.encode = nn.Sequential(nn.Conv2d(3 if RGB else CLASSES + 1, 32, 3, padding=1), nn.SiLU(), nn.Conv2d(32, 32, 3, padding=1))
         self.conv_in = nn.Conv2d(self.slices + 32, ch, 3, padding=1)
         self.blocks = nn.ModuleList([Block(ch, cond) for _ in range(4)])
         self.conv_out = nn.Conv2d(ch, self.slices, 3, padding=1)
@@ -170,7 +188,9 @@ if __name__ == '__main__':
     p.add_argument('--corpus', action='store_true', help="the demo's shape: K=16, 5 classes on slices 2,5,8,11,14, ±1 counts, objects 2-4 px")
     p.add_argument('--sigma', type=float, default=0.0, help='noise std added to every slice everywhere')
     p.add_argument('--fixed', type=int, default=0, help='train on N fixed pictures instead of new ones every step')
+    p.add_argument('--rgb', action='store_true', help='condition on a coloured picture (hue by class) instead of the class map')
     args = p.parse_args()
+    RGB = args.rgb
     G = args.bins
     SIGMA = args.sigma
     FIXED = args.fixed

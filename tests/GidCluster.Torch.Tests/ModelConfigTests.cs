@@ -52,6 +52,7 @@ public sealed class ModelConfigTests
     [InlineData("nosection.x=1", "nosection.x", "not a config section")]
     [InlineData("precision=fp8", "precision", "'fp8' is not one of fp32, bf16")]
     [InlineData("unet.bins_per_slice=3", "unet.bins_per_slice", "does not divide unet.frequencies 16")]
+    [InlineData("unet.cond_film=maybe", "unet.cond_film", "'maybe' is not true or false")]
     public void Bad_values_name_the_key(string assignment, string key, string problem)
     {
         var error = Assert.Throws<ConfigException>(() => ModelConfig.Load("tiny", [assignment]));
