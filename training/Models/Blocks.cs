@@ -83,8 +83,9 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
 /// <summary>
 /// FiLM from the picture (<c>unet.cond_film</c>): <c>z = SiLU(pool(c) + W·SiLU(emb))</c>, <c>(γ, β) = conv(z)</c>,
 /// <c>h ← h·(1 + γ) + β</c> per pixel and channel, with c the picture's features pooled to h's size. The conv starts
-/// at zero, so a new block is the plain ResBlock. Why: concatenating the picture at the input alone left the demo's
-/// model at chance on which bin an object moves in (docs/experiments: 0.16 after 3,000 steps at K = 16; FiLM 0.80).
+/// at zero, so a new block is the plain ResBlock. Why: in the toy at the demo's shape (docs/experiments, K = 16),
+/// concatenating the picture at the input alone stayed at chance on which bin an object moves in after 3,000 steps
+/// (0.16) and FiLM reached 0.80; on the demo's own data it has not helped yet.
 /// </summary>
 public sealed class ImageFilm : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
