@@ -50,7 +50,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor?, Tensor>
 
     public override Tensor forward(Tensor x, Tensor? emb) => Forward(x, emb, null);
 
-    /// <summary>The block with the picture's features <paramref name="cond"/> <c>[B, Cc, h', w']</c> (needed when built with cond channels).</summary>
+    /// <summary>The block with the picture's features <paramref name="cond"/> <c>[B, Cc, h', w']</c> (needed when built with cond channels, ignored otherwise).</summary>
     public Tensor Forward(Tensor x, Tensor? emb, Tensor? cond)
     {
         using var scope = NewDisposeScope();

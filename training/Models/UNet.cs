@@ -185,7 +185,6 @@ public sealed class UNet : nn.Module
         if (cond.shape[2] != noisy.shape[2] || cond.shape[3] != noisy.shape[3])
             throw new ArgumentException($"image {image.shape[2]}×{image.shape[3]} does not encode to the latent size {noisy.shape[2]}×{noisy.shape[3]} (down factor {Config.DownFactor})", nameof(image));
         var emb = time_embed.call(timesteps) + freq_embed.call(frequency);
-        var film = Config.CondFilm ? cond : null;
         var index = 0;
         Tensor Mix(Tensor h) => mix is null ? h : mix(h, index++);
 
@@ -193,7 +192,7 @@ public sealed class UNet : nn.Module
         var skips = new List<Tensor> { h };
         foreach (var layer in down)
         {
-            h = layer is ResAttention ra ? Mix(ra.Forward(h, emb, film)) : ((Downsample)layer).call(h);
+            h = layer is ResAttention ra ? Mix(ra.Forward(h, emb, cond)) : ((Downsample)layer).call(h);
             skips.Add(h);
         }
         h = Mix(mid.call(h, emb));
@@ -201,7 +200,7 @@ public sealed class UNet : nn.Module
         {
             if (layer is ResAttention ra)
             {
-                h = Mix(ra.Forward(cat([h, skips[^1]], 1), emb, film));
+                h = Mix(ra.Forward(cat([h, skips[^1]], 1), emb, cond));
                 skips.RemoveAt(skips.Count - 1);
             }
             else
@@ -245,7 +244,7 @@ public sealed class ResAttention : nn.Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor x, Tensor emb) => Forward(x, emb, null);
 
-    /// <summary>The layer with the picture's features for the ResBlock's FiLM (null when the U-Net has none).</summary>
+    /// <summary>The layer with the picture's features, which its ResBlock uses when it has FiLM.</summary>
     public Tensor Forward(Tensor x, Tensor emb, Tensor? cond)
     {
         var h = res.Forward(x, emb, cond);

@@ -72,8 +72,10 @@ public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Te
     /// multiple (ConvolutionGradientTests, AutocastTests).
     /// </summary>
     public static long InputPadding(long inChannels, torch.ScalarType dtype = torch.ScalarType.Float32) =>
-        inChannels % ChannelMultiple == 0 || (dtype != torch.ScalarType.BFloat16 && inChannels <= ChannelMultiple)
-            ? 0 : ChannelMultiple - inChannels % ChannelMultiple;
+        dtype != torch.ScalarType.BFloat16 && inChannels <= ChannelMultiple ? 0 : ToMultiple(inChannels);
+
+    /// <summary>Channels to add to <paramref name="channels"/> to reach a multiple of <see cref="ChannelMultiple"/>.</summary>
+    private static long ToMultiple(long channels) => (ChannelMultiple - channels % ChannelMultiple) % ChannelMultiple;
 
     /// <summary>
     /// <c>F.conv2d</c> with the output channels (and input channels, per <see cref="InputPadding"/>) padded as this module does (weight [out, in, k, k], bias [out] or null),
@@ -91,7 +93,7 @@ public sealed class ChannelPaddedConv2d : torch.nn.Module<torch.Tensor, torch.Te
             weight = torch.cat([weight, torch.zeros([weight.shape[0], inExtra, weight.shape[2], weight.shape[3]], weight.dtype, weight.device)], 1);
         }
         var outChannels = weight.shape[0];
-        var extra = (ChannelMultiple - outChannels % ChannelMultiple) % ChannelMultiple;
+        var extra = ToMultiple(outChannels);
         if (extra == 0)
             return torch.nn.functional.conv2d(input, weight, bias, [stride, stride], [padding, padding]).MoveToOuterDisposeScope();
         var zeros = torch.zeros([extra, weight.shape[1], weight.shape[2], weight.shape[3]], weight.dtype, weight.device);
